@@ -1,0 +1,99 @@
+"""pyconv: fast CPU convolutional networks for scikit-learn users.
+
+Cython kernels parallelised with OpenMP for convolution and pooling, a
+Keras-like model API and scikit-learn estimators, with numpy, scipy and
+scikit-learn as the only run-time dependencies.
+"""
+__version__ = "0.1.0"
+
+from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
+from ._threads import get_num_threads, set_num_threads
+from .models import Sequential, load_model
+
+# Names whose modules import scikit-learn (about 1 s): loaded on first use so
+# that ``import pyconv`` stays fast.
+_LAZY = {
+    "FilterBankTransformer": "transformers",
+    "CNNClassifier": "estimators",
+    "CNNRegressor": "estimators",
+    "plotting": None,
+    "transformers": None,
+    "estimators": None,
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pyconv' has no attribute {name!r}")
+    module = importlib.import_module(f"pyconv.{_LAZY[name] or name}")
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+__all__ = [
+    "CNNClassifier",
+    "CNNRegressor",
+    "Sequential",
+    "load_model",
+    "FilterBankTransformer",
+    "functional",
+    "image",
+    "layers",
+    "callbacks",
+    "losses",
+    "metrics",
+    "optimizers",
+    "utils",
+    "set_num_threads",
+    "get_num_threads",
+    "show_config",
+    "__version__",
+]
+
+
+def show_config(file=None):
+    """Print how this pyconv was built and how it will run.
+
+    Shows the version, whether the kernels were compiled with OpenMP (and
+    which OpenMP version and runtime library), the SIMD path the kernels
+    take on this CPU, and the thread count.
+
+    Examples
+    --------
+    >>> import pyconv
+    >>> pyconv.show_config()  # doctest: +ELLIPSIS
+    pyconv ...
+    """
+    import platform
+    import sys
+
+    from . import _dispatch
+    from ._kernels import _openmp_helpers as omp
+
+    runtime = "none"
+    if omp.openmp_enabled():
+        runtime = "OpenMP"
+        try:
+            from threadpoolctl import threadpool_info
+
+            libs = [i for i in threadpool_info() if i.get("user_api") == "openmp"]
+            if libs:
+                runtime = f"{libs[0].get('internal_api')} ({libs[0].get('filepath')})"
+        except ImportError:
+            pass
+    lines = [
+        f"pyconv {__version__}",
+        f"  python:    {sys.version.split()[0]} on {platform.machine()} {platform.system()}",
+        f"  openmp:    {'on' if omp.openmp_enabled() else 'OFF (serial build)'}"
+        + (f", version {omp.openmp_version()}, runtime {runtime}" if omp.openmp_enabled() else ""),
+        f"  simd:      {_dispatch.simd_level()} (cpu avx2+fma: "
+        f"{'yes' if omp.cpu_has_avx2_fma() else 'no'})",
+        f"  threads:   {get_num_threads()}",
+    ]
+    print("\n".join(lines), file=file)

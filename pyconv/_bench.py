@@ -1,0 +1,200 @@
+"""Side-by-side benchmarks: pyconv against the numpy reference and PyTorch.
+
+Run with ``python -m pyconv bench`` (or ``python benchmarks/bench_conv.py``).
+Implementations are timed interleaved in one process -- call A, call B,
+call A, ... -- and medians are reported, so that a noisy, shared machine
+affects every column alike. Nothing here is a test: it prints figures.
+"""
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+# (N, C_in, H, W, C_out, k, stride, pad, dilation, groups), float32, NCHW.
+CONV_SHAPES = {
+    "lenet1": (128, 1, 28, 28, 6, 5, 1, 2, 1, 1),
+    "lenet2": (128, 6, 14, 14, 16, 5, 1, 0, 1, 1),
+    "cifar1": (64, 3, 32, 32, 32, 3, 1, 1, 1, 1),
+    "cifar2": (64, 32, 32, 32, 64, 3, 1, 1, 1, 1),
+    "res56": (8, 64, 56, 56, 64, 3, 1, 1, 1, 1),
+    "pw1x1": (16, 128, 28, 28, 256, 1, 1, 0, 1, 1),
+    "strided": (32, 64, 32, 32, 128, 3, 2, 1, 1, 1),
+    "dilated": (16, 32, 32, 32, 32, 3, 1, 2, 2, 1),
+    "depthwise": (32, 64, 32, 32, 64, 3, 1, 1, 1, 64),
+}
+POOL_SHAPE = (64, 64, 32, 32)
+
+# Measured FP32 FMA peak of the reference machine (../shared/bench/ANCHORS.md);
+# override with PEAK_GFLOPS_1T / PEAK_GFLOPS_2T for another machine.
+PEAK_GFLOPS = {1: float(os.environ.get("PEAK_GFLOPS_1T", 98.4)),
+               2: float(os.environ.get("PEAK_GFLOPS_2T", 194.8))}
+
+
+def conv_flops(shape):
+    """Direct-convolution FLOPs of one forward pass."""
+    n, c, h, w, co, k, s, p, d, g = shape
+    ho = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    wo = (w + 2 * p - d * (k - 1) - 1) // s + 1
+    return 2 * n * co * ho * wo * (c // g) * k * k
+
+
+def interleaved(fns, min_reps=7, min_seconds=0.6, max_reps=60):
+    """Time every callable in ``fns`` (a dict) round-robin; return medians in ms."""
+    for fn in fns.values():  # warm-up: allocations, caches, lazy init
+        fn()
+    times = {name: [] for name in fns}
+    start = time.perf_counter()
+    reps = 0
+    while reps < min_reps or (time.perf_counter() - start < min_seconds and reps < max_reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        reps += 1
+    return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def conv_cases(shape, rng, torch=None, reference=True):
+    """Callables for forward and forward+backward of one shape."""
+    from . import functional as F
+
+    n, c, h, w, co, k, s, p, d, g = shape
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((co, c // g, k, k), dtype=np.float32) * 0.1
+    b = rng.standard_normal(co, dtype=np.float32)
+    y = F.conv2d(x, wt, b, s, p, d, g)
+    gy = rng.standard_normal(y.shape, dtype=np.float32)
+    pads = ((p, p), (p, p))
+    cases = {
+        "pyconv fwd": lambda: F._conv2d_forward(x, wt, b, (s, s), pads, (d, d), g, "zeros"),
+        "pyconv bwd": lambda: F._conv2d_backward(gy, x, wt, (s, s), pads, (d, d), g, "zeros"),
+    }
+    if torch is not None:
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tw = torch.from_numpy(wt).requires_grad_(True)
+        tb = torch.from_numpy(b).requires_grad_(True)
+        tgy = torch.from_numpy(gy)
+
+        def torch_fwd():
+            with torch.no_grad():
+                torch.nn.functional.conv2d(tx, tw, tb, s, p, d, g)
+
+        ty = torch.nn.functional.conv2d(tx, tw, tb, s, p, d, g)
+
+        def torch_bwd():
+            torch.autograd.grad(ty, (tx, tw, tb), tgy, retain_graph=True)
+
+        cases["torch fwd"] = torch_fwd
+        cases["torch bwd"] = torch_bwd
+    if reference:
+        from . import _reference
+
+        cases["numpy fwd"] = lambda: _reference.conv2d_im2col(x, wt, b, s, p, d, g)
+        cases["numpy bwd"] = lambda: _reference.conv2d_backward_im2col(gy, x, wt, s, p, d, g)
+    return cases
+
+
+def pool_cases(rng, torch=None):
+    from . import functional as F
+
+    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    y, idx = F._max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    gy = rng.standard_normal(y.shape, dtype=np.float32)
+    cases = {
+        "max fwd": {"pyconv": lambda: F._max_pool2d_forward(x, (2, 2), (2, 2), (0, 0), (1, 1), False)},
+        "max bwd": {"pyconv": lambda: F._max_pool2d_backward(gy, idx, x.shape)},
+        "avg fwd": {"pyconv": lambda: F._avg_pool2d_forward(x, (2, 2), (2, 2), (0, 0), False, True, None)},
+        "avg bwd": {"pyconv": lambda: F._avg_pool2d_backward(gy, x.shape, (2, 2), (2, 2), (0, 0),
+                                                             False, True, None)},
+    }
+    if torch is not None:
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tgy = torch.from_numpy(gy)
+        tmax = torch.nn.functional.max_pool2d(tx, 2)
+        tavg = torch.nn.functional.avg_pool2d(tx, 2)
+        cases["max bwd"]["torch"] = lambda: torch.autograd.grad(tmax, tx, tgy, retain_graph=True)
+        cases["avg bwd"]["torch"] = lambda: torch.autograd.grad(tavg, tx, tgy, retain_graph=True)
+
+        def no_grad(fn):
+            def run():
+                with torch.no_grad():
+                    fn()
+            return run
+        cases["max fwd"]["torch"] = no_grad(lambda: torch.nn.functional.max_pool2d(tx, 2))
+        cases["avg fwd"]["torch"] = no_grad(lambda: torch.nn.functional.avg_pool2d(tx, 2))
+    return cases
+
+
+def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
+    import pyconv
+
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    out(f"pyconv {pyconv.__version__}, simd {pyconv._dispatch.simd_level()}, "
+        f"torch {torch.__version__ if torch else 'not installed'}; medians of interleaved calls, "
+        "float32; %pk = GFLOP/s / peak (fwd: direct-conv FLOPs, bwd: 2x)")
+    for n_threads in threads:
+        pyconv.set_num_threads(n_threads)
+        if torch is not None:
+            torch.set_num_threads(n_threads)
+        peak = PEAK_GFLOPS.get(n_threads, PEAK_GFLOPS[1] * n_threads)
+        out(f"\n== {n_threads} thread(s), peak {peak:.1f} GFLOP/s ==")
+        header = f"{'shape':<10} {'pyconv fwd':>15} {'pyconv bwd':>15}"
+        if torch is not None:
+            header += f" {'torch fwd':>10} {'torch bwd':>10} {'fwd ratio':>9} {'bwd ratio':>9} {'f+b ratio':>9}"
+        if reference:
+            header += f" {'numpy fwd':>10} {'numpy bwd':>10}"
+        out(header + "   (ms; ratio = pyconv / torch, < 1 is faster)")
+        ratios = []
+        for name, shape in CONV_SHAPES.items():
+            if only and name not in only:
+                continue
+            med = interleaved(conv_cases(shape, rng, torch, reference))
+            gflop = conv_flops(shape) / 1e9
+            pf, pb = med["pyconv fwd"], med["pyconv bwd"]
+            line = (f"{name:<10} {pf:7.2f} ({100 * gflop / pf * 1e3 / peak:3.0f}%pk)"
+                    f" {pb:7.2f} ({100 * 2 * gflop / pb * 1e3 / peak:3.0f}%pk)")
+            if torch is not None:
+                tf, tb = med["torch fwd"], med["torch bwd"]
+                ratio = (pf + pb) / (tf + tb)
+                ratios.append(ratio)
+                line += f" {tf:10.2f} {tb:10.2f} {pf / tf:9.2f} {pb / tb:9.2f} {ratio:9.2f}"
+            if reference:
+                line += f" {med['numpy fwd']:10.2f} {med['numpy bwd']:10.2f}"
+            out(line)
+        if ratios:
+            gmean = float(np.exp(np.mean(np.log(ratios))))
+            out(f"geometric mean of fwd+bwd time ratios (pyconv / torch): {gmean:.2f}")
+        if pool and not only:
+            mb = np.prod(POOL_SHAPE) * 4 / 1e6
+            out(f"pooling 2x2/2 on {POOL_SHAPE} float32 ({mb:.1f} MB input): ms (GB/s of input read)")
+            for op, fns in pool_cases(rng, torch).items():
+                med = interleaved(fns)
+                cells = "  ".join(f"{impl} {ms:6.2f} ({mb / ms:5.1f})" for impl, ms in med.items())
+                out(f"  {op:<8} {cells}")
+    pyconv.set_num_threads(None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pyconv bench", description=__doc__)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--only", nargs="+", choices=sorted(CONV_SHAPES), default=None)
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip the numpy im2col reference columns")
+    parser.add_argument("--no-pool", action="store_true", help="skip the pooling table")
+    args = parser.parse_args(argv)
+    run(tuple(args.threads), args.only, reference=not args.no_reference, pool=not args.no_pool)
+
+
+if __name__ == "__main__":
+    main()

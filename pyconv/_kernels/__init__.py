@@ -1,0 +1,1 @@
+"""Compiled kernels. Private: use `pyconv.functional`."""

@@ -1,0 +1,120 @@
+"""One thread count for every kernel.
+
+``pyconv.set_num_threads``, ``OMP_NUM_THREADS`` and
+``threadpoolctl.threadpool_limits(user_api="openmp")`` all act on the same
+value: the OpenMP runtime's ``nthreads-var``, read when a kernel is called.
+A process forked after the parent ran OpenMP work uses one thread (GNU
+OpenMP's pool does not survive ``fork``), with a warning.
+"""
+import os
+import warnings
+
+from ._kernels import _openmp_helpers as _omp
+
+__all__ = ["set_num_threads", "get_num_threads", "effective_n_threads"]
+
+_user_threads = None          # set by set_num_threads, shared by Python threads
+_parent_pid = os.getpid()
+_fork_warned = False
+_used_parallel = False        # has this process started an OpenMP team?
+
+
+def _after_fork_in_child():
+    global _parent_pid
+    if _used_parallel:
+        _parent_pid = -1  # the OpenMP pool of the parent is unusable here
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def set_num_threads(n):
+    """Set the number of threads every pyconv kernel uses.
+
+    Parameters
+    ----------
+    n : int or None
+        A positive thread count, or None to return to the default
+        (``OMP_NUM_THREADS`` or the number of CPUs).
+
+    Examples
+    --------
+    >>> import pyconv
+    >>> pyconv.set_num_threads(1)
+    >>> pyconv.get_num_threads()
+    1
+    >>> pyconv.set_num_threads(None)
+    """
+    from ._validation import check_int
+
+    global _user_threads
+    if n is None:
+        _user_threads = None
+        _omp.omp_set_num_threads(_default_threads())
+        return
+    n = check_int(n, "n", min_value=1)
+    _user_threads = n
+    _omp.omp_set_num_threads(n)
+
+
+def _default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    try:
+        value = int(env.split(",")[0])
+    except ValueError:
+        value = 0
+    return value if value > 0 else (os.cpu_count() or 1)
+
+
+def get_num_threads():
+    """The number of threads the next kernel call will use.
+
+    Examples
+    --------
+    >>> import pyconv
+    >>> pyconv.get_num_threads() >= 1
+    True
+    """
+    return effective_n_threads()
+
+
+def effective_n_threads():
+    """Resolve the thread count for one kernel call (from Python, per call)."""
+    global _fork_warned, _used_parallel
+    if _parent_pid == -1 and _omp.openmp_enabled():
+        if not _fork_warned:
+            _fork_warned = True
+            warnings.warn(
+                "pyconv: running in a process forked after OpenMP work; "
+                "kernels use 1 thread here. Use the 'spawn' or 'forkserver' "
+                "start method (or joblib's loky backend) for parallel kernels.",
+                RuntimeWarning, stacklevel=3,
+            )
+        return 1
+    n = _omp.omp_get_max_threads()
+    if _user_threads is not None:
+        n = min(n, _user_threads)
+    n = max(1, n)
+    if n > 1:
+        _used_parallel = True
+    return n
+
+
+_blas_controller = None
+
+
+def blas_single_threaded():
+    """Context manager holding every BLAS library to one thread.
+
+    Kernels call ``scipy.linalg.cython_blas`` from inside their own OpenMP
+    threads; a multi-threaded BLAS there would oversubscribe the cores.
+    The controller is built once, after the kernels (and so scipy's BLAS)
+    are loaded.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    return _blas_controller.limit(limits=1)

@@ -1,0 +1,730 @@
+"""The checked Python face of pyconv's compiled kernels.
+
+Mirrors ``torch.nn.functional``: arrays are NCHW numpy arrays, results agree
+with PyTorch to float32 rounding. Every public function validates its input
+completely and raises `TypeError`/`ValueError` naming the argument before any
+compiled code runs. The private helpers (leading underscore) skip validation:
+the layers and the training loop call them on arrays they produced
+themselves, so checks are paid once.
+"""
+import threading
+
+import numpy as np
+
+from . import _dispatch
+from ._shapes import conv_output_size, pool_output_size, same_padding
+from ._threads import blas_single_threaded, effective_n_threads
+from ._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_pair,
+    common_float_dtype,
+    fail,
+)
+
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+# Bytes of one im2col tile (measured: 1 MiB beats L2-sized tiles, which make
+# the GEMM too thin for BLAS to reach its speed).
+_TILE_BYTES = 1024 * 1024
+# Cap on the memory of per-chunk weight-gradient partials.
+_PARTIALS_BYTES = 32 * 1024 * 1024
+_MAX_CHUNKS = 16
+
+# --------------------------------------------------------------------------
+# Scratch memory, reused across calls (one set per Python thread): fresh
+# multi-MB buffers cost page faults on every call.
+# --------------------------------------------------------------------------
+_scratch = threading.local()
+
+
+def _workspace(key, shape, dtype):
+    """A reusable uninitialised scratch array of ``shape`` for this thread."""
+    cache = getattr(_scratch, "buffers", None)
+    if cache is None:
+        cache = _scratch.buffers = {}
+    size = int(np.prod(shape))
+    dtype = np.dtype(dtype)
+    buf = cache.get((key, dtype))
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 1), dtype=dtype)
+        cache[(key, dtype)] = buf
+    return buf[:size].reshape(shape)
+
+
+# --------------------------------------------------------------------------
+# Argument checking shared by the conv functions
+# --------------------------------------------------------------------------
+def _as_batch(x, name):
+    """Return ``(x4, unbatched)``: a 3-D CHW input becomes a batch of one."""
+    if x.ndim == 3:
+        return x[np.newaxis], True
+    if x.ndim != 4:
+        fail(ValueError, name, "a 4-D array [batch, channels, height, width] "
+             "(or 3-D [channels, height, width])", f"shape {x.shape}")
+    return x, False
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """Normalise ``padding`` to ``((top, bottom), (left, right))``."""
+    if isinstance(padding, str):
+        check_choice(padding, "padding", ("valid", "same"))
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if stride != (1, 1):
+            fail(ValueError, "padding", "an int or a pair when stride > 1 "
+                 "('same' needs stride 1, as in PyTorch)", f"'same' with stride {stride}")
+        return same_padding(kernel[0], dilation[0]), same_padding(kernel[1], dilation[1])
+    ph, pw = check_pair(padding, "padding", min_value=0)
+    return (ph, ph), (pw, pw)
+
+
+def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """Validate conv arguments; return arrays and normalised parameters."""
+    x = as_float_array(x, "x")
+    weight = as_float_array(weight, "weight")
+    x, unbatched = _as_batch(x, "x")
+    if weight.ndim != 4:
+        fail(ValueError, "weight", "a 4-D array [out_channels, in_channels/groups, kh, kw]",
+             f"shape {weight.shape}")
+    dtype = common_float_dtype(x, weight)
+    if bias is not None:
+        bias = as_float_array(bias, "bias")
+        if bias.shape != (weight.shape[0],):
+            fail(ValueError, "bias", f"a 1-D array of shape ({weight.shape[0]},) "
+                 "(one value per output channel)", f"shape {bias.shape}")
+        dtype = common_float_dtype(x, weight, bias)
+        bias = bias.astype(dtype, copy=False)
+    x = x.astype(dtype, copy=False)
+    weight = weight.astype(dtype, copy=False)
+
+    stride = check_pair(stride, "stride")
+    dilation = check_pair(dilation, "dilation")
+    groups = check_int(groups, "groups", min_value=1)
+    padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
+    n, c_in, h, w = x.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    if min(kh, kw, c_out, c_per_group) < 1:
+        fail(ValueError, "weight", "a non-empty array (every dimension >= 1)",
+             f"shape {weight.shape}")
+    if c_in % groups or c_out % groups:
+        fail(ValueError, "groups", f"a divisor of both in_channels ({c_in}) and "
+             f"out_channels ({c_out})", groups)
+    if c_per_group * groups != c_in:
+        fail(ValueError, "weight", f"shape[1] == in_channels / groups = {c_in // groups} "
+             f"(x has {c_in} channels, groups={groups})", f"shape {weight.shape}")
+    pads = _conv_padding(padding, (kh, kw), stride, dilation)
+    if padding_mode in ("reflect", "circular"):  # as PyTorch; "replicate" has no limit
+        for size, (before, after), axis in ((h, pads[0], "height"), (w, pads[1], "width")):
+            limit = size if padding_mode == "circular" else size - 1
+            if max(before, after) > limit:
+                rule = "<= input size" if padding_mode == "circular" else "< input size"
+                fail(ValueError, "padding", f"{rule} ({size} along {axis}) for "
+                     f"padding_mode={padding_mode!r}", max(before, after))
+    ho = conv_output_size(h, kh, stride[0], *pads[0], dilation[0])
+    wo = conv_output_size(w, kw, stride[1], *pads[1], dilation[1])
+    if ho < 1 or wo < 1:
+        fail(ValueError, "x", "large enough for the kernel: output size "
+             f"{ho}x{wo} from input {h}x{w}, kernel {kh}x{kw}, stride {stride}, "
+             f"padding {pads}, dilation {dilation} (need >= 1x1)", f"shape {x.shape}")
+    return x, weight, bias, unbatched, stride, pads, dilation, groups, padding_mode
+
+
+# --------------------------------------------------------------------------
+# Private, unchecked helpers
+# --------------------------------------------------------------------------
+def _pad_input(x, padding, padding_mode):
+    (top, bottom), (left, right) = padding
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
+                  mode=_NUMPY_PAD_MODE[padding_mode])
+
+
+def _fold_padded_grad(grad_padded, shape, padding, padding_mode):
+    """Adjoint of `_pad_input`: add each padded position's gradient back onto
+    the input position it was copied from."""
+    h, w = shape[2], shape[3]
+    (top, bottom), (left, right) = padding
+    mode = _NUMPY_PAD_MODE[padding_mode]
+    src_h = np.pad(np.arange(h), (top, bottom), mode=mode)
+    src_w = np.pad(np.arange(w), (left, right), mode=mode)
+    fold_h = np.zeros((h, src_h.size), dtype=grad_padded.dtype)
+    fold_h[src_h, np.arange(src_h.size)] = 1
+    fold_w = np.zeros((src_w.size, w), dtype=grad_padded.dtype)
+    fold_w[np.arange(src_w.size), src_w] = 1
+    return np.ascontiguousarray(fold_h @ grad_padded @ fold_w)
+
+
+def _tile_size(k, positions, batch, n_threads, itemsize):
+    """Output positions per im2col tile: the tile fits ``_TILE_BYTES`` but
+    keeps at least 64 columns for an efficient GEMM, and there are enough
+    tiles to occupy every thread."""
+    tile = max(64, _TILE_BYTES // max(1, k * itemsize))
+    tile = min(tile, positions)
+    while batch * -(-positions // tile) < n_threads and tile > 64:
+        tile = max(64, tile // 2)
+    return tile
+
+
+def _n_chunks(batch, partial_size, itemsize):
+    """How many partial weight-gradient buffers: depends on the problem only,
+    never on the thread count, so results are identical for any thread count."""
+    by_memory = max(1, _PARTIALS_BYTES // max(1, partial_size * itemsize))
+    return max(1, min(batch, _MAX_CHUNKS, by_memory))
+
+
+def _is_depthwise(weight, groups, c_in):
+    return weight.shape[1] == 1 and groups == c_in and groups > 1
+
+
+def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode,
+                    out=None):
+    """Unchecked conv2d on C-contiguous arrays of one dtype.
+
+    ``padding`` is ``((top, bottom), (left, right))``; ``out`` may be a
+    preallocated C-contiguous output to fill.
+    """
+    if padding_mode != "zeros" and any(padding[0] + padding[1]):
+        x = _pad_input(x, padding, padding_mode)
+        padding = ((0, 0), (0, 0))
+    n, c_in, h, w = x.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    (top, bottom), (left, right) = padding
+    ho = conv_output_size(h, kh, stride[0], top, bottom, dilation[0])
+    wo = conv_output_size(w, kw, stride[1], left, right, dilation[1])
+    if out is None:
+        out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+    if n == 0:
+        return out
+    has_bias = bias is not None
+    if not has_bias:
+        bias = np.zeros(1, dtype=x.dtype)
+    kernels = _dispatch.kernels("conv")
+    n_threads = effective_n_threads()
+    if _is_depthwise(weight, groups, c_in):
+        kernels.conv2d_depthwise_forward(x, weight, bias, out, stride[0], stride[1], top, left,
+                                         dilation[0], dilation[1], has_bias, n_threads)
+        return out
+    k = c_per_group * kh * kw
+    tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize)
+    workspace = _workspace("col", (n_threads, k * tile), x.dtype)
+    with blas_single_threaded():
+        kernels.conv2d_forward(x, weight, bias, out, workspace, stride[0], stride[1], top, left,
+                               dilation[0], dilation[1], groups, has_bias, tile, n_threads)
+    return out
+
+
+def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, padding_mode,
+                     need_input_grad=True, need_bias_grad=True):
+    """Unchecked gradients of `_conv2d_forward`: ``(grad_x, grad_weight, grad_bias)``.
+
+    ``grad_x`` is None unless ``need_input_grad``; ``grad_bias`` is None
+    unless ``need_bias_grad``.
+    """
+    padded = padding_mode != "zeros" and any(padding[0] + padding[1])
+    x_shape, user_padding = x.shape, padding
+    if padded:
+        x = _pad_input(x, padding, padding_mode)
+        padding = ((0, 0), (0, 0))
+    n, c_in, h, w = x.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    top, left = padding[0][0], padding[1][0]
+    sh, sw = stride
+    dh, dw = dilation
+    kernels = _dispatch.kernels("conv")
+    n_threads = effective_n_threads()
+    dtype = x.dtype
+    grad_weight = np.empty(weight.shape, dtype=dtype)
+    grad_bias = np.empty(c_out, dtype=dtype) if need_bias_grad else None
+    grad_x = np.empty(x.shape, dtype=dtype) if need_input_grad else None
+    if n == 0:
+        grad_weight[...] = 0
+        if grad_bias is not None:
+            grad_bias[...] = 0
+        if grad_x is not None and padded:
+            grad_x = np.zeros(x_shape, dtype=dtype)
+        return grad_x, grad_weight, grad_bias
+
+    depthwise = _is_depthwise(weight, groups, c_in)
+    k = c_per_group * kh * kw
+    positions = grad_output.shape[2] * grad_output.shape[3]
+    chunks = _n_chunks(n, c_out * k, x.itemsize)
+    chunk = -(-n // chunks)
+    chunks = -(-n // chunk)
+    part_w = _workspace("grad_w_partial", (chunks, c_out * k), dtype)
+    part_b = _workspace("grad_b_partial", (chunks, c_out), dtype)
+    if depthwise:
+        kernels.conv2d_depthwise_backward_weight(x, grad_output, part_w, part_b, kh, kw, sh, sw,
+                                                 top, left, dh, dw, need_bias_grad, chunk,
+                                                 n_threads)
+        if need_input_grad:
+            kernels.conv2d_depthwise_backward_input(grad_output, weight, grad_x, sh, sw, top,
+                                                    left, dh, dw, n_threads)
+    else:
+        tile = _tile_size(k, positions, n, n_threads, x.itemsize)
+        workspace = _workspace("col", (n_threads, k * tile), dtype)
+        with blas_single_threaded():
+            kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh, kw,
+                                           sh, sw, top, left, dh, dw, groups, need_bias_grad,
+                                           chunk, tile, n_threads)
+            if need_input_grad:
+                tile = min(positions, max(64, _TILE_BYTES // max(1, k * x.itemsize)))
+                workspace = _workspace("col", (n_threads, k * tile), dtype)
+                kernels.conv2d_backward_input(grad_output, weight, grad_x, workspace, sh, sw,
+                                              top, left, dh, dw, groups, tile, n_threads)
+    kernels.reduce_partials(part_w, grad_weight.reshape(-1), n_threads)
+    if need_bias_grad:
+        kernels.reduce_partials(part_b, grad_bias, n_threads)
+    if need_input_grad and padded:
+        grad_x = _fold_padded_grad(grad_x, x_shape, user_padding, padding_mode)
+    return grad_x, grad_weight, grad_bias
+
+
+# --------------------------------------------------------------------------
+# Public, checked functions
+# --------------------------------------------------------------------------
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros"):
+    """2-D convolution (cross-correlation), exactly as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+        Input images. float32 and float64 keep their dtype; other real
+        dtypes (uint8, ints, float16) are computed in float32.
+    weight : array_like, shape (C_out, C_in // groups, kh, kw)
+        The filter bank.
+    bias : array_like, shape (C_out,), optional
+        One offset per output channel.
+    stride, dilation : int or (int, int), default 1
+    padding : int, (int, int), "valid" or "same", default 0
+        Zero-padding on each side; ``"same"`` (stride 1 only) keeps the
+        size, putting the odd extra pixel after, as PyTorch does.
+    groups : int, default 1
+        Split channels into groups; ``groups == C_in`` is depthwise.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H + 2*pad - dilation*(kh-1) - 1) // stride + 1``.
+
+    Examples
+    --------
+    The lecture's blur of a 5x5 image by a 3x3 kernel:
+
+    >>> import numpy as np
+    >>> from pyconv.functional import conv2d
+    >>> image = np.array([[200, 200, 200, 200, 200],
+    ...                   [200,  20,  20,  45, 200],
+    ...                   [100,  20,  25,  65, 150],
+    ...                   [ 80,  20,  40,  60,  80],
+    ...                   [ 80,  30,  50,  80,  80]], dtype=np.float64)
+    >>> g = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16
+    >>> y = conv2d(image[None, None], g[None, None])
+    >>> y.shape
+    (1, 1, 3, 3)
+    >>> print(y[0, 0, 0, 0], y[0, 0, 0, 1], y[0, 0, 1, 0])
+    92.8125 71.5625 46.875
+    """
+    x, weight, bias, unbatched, stride, pads, dilation, groups, padding_mode = _check_conv(
+        x, weight, bias, stride, padding, dilation, groups, padding_mode)
+    y = _conv2d_forward(x, weight, bias, stride, pads, dilation, groups, padding_mode)
+    return y[0] if unbatched else y
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, compute_grad_bias=True):
+    """Gradients of `conv2d` with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape (N, C_out, H_out, W_out)
+        Gradient of the loss with respect to ``conv2d(x, weight, ...)``.
+    x, weight, stride, padding, dilation, groups, padding_mode
+        As given to `conv2d`.
+    compute_grad_bias : bool, default True
+        When False, ``grad_bias`` is returned as None.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of ``x``
+    grad_weight : ndarray, shape of ``weight``
+    grad_bias : ndarray of shape (C_out,) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import conv2d_backward
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> w = np.ones((1, 1, 3, 3))
+    >>> gx, gw, gb = conv2d_backward(np.ones((1, 1, 2, 2)), x, w)
+    >>> gb
+    array([4.])
+    >>> gw[0, 0]
+    array([[10., 14., 18.],
+           [26., 30., 34.],
+           [42., 46., 50.]])
+    """
+    x, weight, _, unbatched, stride, pads, dilation, groups, padding_mode = _check_conv(
+        x, weight, None, stride, padding, dilation, groups, padding_mode)
+    n, _, h, w = x.shape
+    ho = conv_output_size(h, weight.shape[2], stride[0], *pads[0], dilation[0])
+    wo = conv_output_size(w, weight.shape[3], stride[1], *pads[1], dilation[1])
+    expected = (n, weight.shape[0], ho, wo)
+    grad_output = _check_grad_output(grad_output, x, unbatched, expected, "conv2d")
+    grad_x, grad_weight, grad_bias = _conv2d_backward(
+        grad_output, x, weight, stride, pads, dilation, groups, padding_mode,
+        need_input_grad=True, need_bias_grad=bool(compute_grad_bias))
+    return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
+
+
+# --------------------------------------------------------------------------
+# Pooling: private helpers, no validation
+# --------------------------------------------------------------------------
+def _pool_output_shape(input_shape, kernel, stride, padding, dilation, ceil_mode):
+    """``(N, C, H_out, W_out)`` of a pooling of ``input_shape`` (N, C, H, W)."""
+    n, c, h, w = input_shape
+    h_out = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    w_out = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    return (n, c, h_out, w_out)
+
+
+def _max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
+    """Max pooling of a float NCHW array; returns ``(y, indices)``.
+
+    ``indices`` (int64, shape of ``y``) holds the flat position ``h * W + w``
+    of each maximum within its (n, c) plane, as PyTorch's ``return_indices``.
+    """
+    x = np.ascontiguousarray(x)
+    shape = _pool_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    y = np.empty(shape, dtype=x.dtype)
+    indices = np.empty(shape, dtype=np.int64)
+    _dispatch.kernels("pool").max_pool2d_forward(
+        x, y, indices, kernel[0], kernel[1], stride[0], stride[1],
+        padding[0], padding[1], dilation[0], dilation[1], effective_n_threads())
+    return y, indices
+
+
+def _max_pool2d_backward(grad_output, indices, input_shape):
+    """Gradient of max pooling: ``grad_output`` added at ``indices`` into a
+    zero array of ``input_shape`` (N, C, H, W), in ``grad_output``'s dtype."""
+    grad_output = np.ascontiguousarray(grad_output)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    # The kernel zeroes grad_x itself.
+    grad_x = np.empty(tuple(input_shape), dtype=grad_output.dtype)
+    _dispatch.kernels("pool").max_pool2d_backward(
+        grad_output, indices, grad_x, effective_n_threads())
+    return grad_x
+
+
+def _avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override):
+    """Average pooling of a float NCHW array (``divisor_override`` None or int)."""
+    x = np.ascontiguousarray(x)
+    shape = _pool_output_shape(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    y = np.empty(shape, dtype=x.dtype)
+    _dispatch.kernels("pool").avg_pool2d_forward(
+        x, y, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+        bool(count_include_pad), divisor_override or 0, effective_n_threads())
+    return y
+
+
+def _avg_pool2d_backward(grad_output, input_shape, kernel, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override):
+    """Gradient of average pooling for an input of ``input_shape`` (N, C, H, W).
+
+    ``ceil_mode`` is implied by the shape of ``grad_output``; it is taken for
+    symmetry with `_avg_pool2d_forward`.
+    """
+    del ceil_mode  # the output size is read from grad_output's shape
+    grad_output = np.ascontiguousarray(grad_output)
+    # The kernel zeroes grad_x itself.
+    grad_x = np.empty(tuple(input_shape), dtype=grad_output.dtype)
+    _dispatch.kernels("pool").avg_pool2d_backward(
+        grad_output, grad_x, kernel[0], kernel[1], stride[0], stride[1],
+        padding[0], padding[1], bool(count_include_pad), divisor_override or 0,
+        effective_n_threads())
+    return grad_x
+
+
+# --------------------------------------------------------------------------
+# Pooling: argument checking
+# --------------------------------------------------------------------------
+# Larger strides, dilations or divisors cannot reach a C index; nothing
+# meaningful needs them.
+_MAX_PARAM = 2**31 - 1
+
+
+def _check_below_max(values, name):
+    """``values``: an int or a pair of ints, already checked positive."""
+    if max(values if isinstance(values, tuple) else (values,)) > _MAX_PARAM:
+        fail(ValueError, name, f"at most {_MAX_PARAM}", values)
+    return values
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        fail(TypeError, name, "a bool", repr(value))
+    return bool(value)
+
+
+def _check_pool(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Validate the arguments shared by the pooling functions.
+
+    Returns ``(x4, unbatched, kernel, stride, padding, dilation, ceil_mode)``
+    with ``x4`` a C-contiguous float NCHW array and int pairs.
+    """
+    x = as_float_array(x, "x")
+    x4, unbatched = _as_batch(x, "x")
+    if min(x4.shape[1:]) < 1:
+        fail(ValueError, "x", "an array with non-zero channels, height and width",
+             f"shape {x.shape}")
+    kernel = check_pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else check_pair(stride, "stride")
+    padding = check_pair(padding, "padding", min_value=0)
+    dilation = check_pair(dilation, "dilation")
+    for name, pair in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        _check_below_max(pair, name)
+    ceil_mode = _check_bool(ceil_mode, "ceil_mode")
+
+    # PyTorch's rule: padding at most half the (effective) kernel size.
+    if op == "max_pool2d":
+        extent = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+        what = (f"at most half the effective kernel size ((kernel_size - 1) * dilation + 1)"
+                f" // 2 = {(extent[0] // 2, extent[1] // 2)}")
+        options = f"kernel_size={kernel} and dilation={dilation}"
+    else:
+        extent = kernel
+        what = f"at most half the kernel size, kernel_size // 2 = {(extent[0] // 2, extent[1] // 2)}"
+        options = f"kernel_size={kernel}"
+    if padding[0] > extent[0] // 2 or padding[1] > extent[1] // 2:
+        fail(ValueError, "padding", what, f"{padding} with {options}")
+
+    out_shape = _pool_output_shape(x4.shape, kernel, stride, padding, dilation, ceil_mode)
+    if out_shape[2] < 1 or out_shape[3] < 1:
+        dilation_text = f", dilation={dilation}" if op == "max_pool2d" else ""
+        fail(ValueError, "x",
+             f"large enough for at least one {op} output position with "
+             f"kernel_size={kernel}, stride={stride}, padding={padding}{dilation_text}, "
+             f"ceil_mode={ceil_mode} (output size would be {out_shape[2:]})",
+             f"shape {x.shape}")
+    return x4, unbatched, kernel, stride, padding, dilation, ceil_mode
+
+
+def _check_avg_options(count_include_pad, divisor_override):
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
+    if divisor_override is not None:
+        divisor_override = check_int(divisor_override, "divisor_override", min_value=1)
+        _check_below_max(divisor_override, "divisor_override")
+    return count_include_pad, divisor_override
+
+
+def _check_grad_output(grad_output, x4, unbatched, expected, op):
+    """``grad_output`` as a C-contiguous NCHW array of ``x4``'s dtype with
+    the shape ``expected`` of the forward output."""
+    grad_output = as_float_array(grad_output, "grad_output", dtype=x4.dtype)
+    if unbatched and grad_output.ndim == 3:
+        grad_output = grad_output[np.newaxis]
+    if grad_output.shape != expected:
+        shown = expected[1:] if unbatched else expected
+        fail(ValueError, "grad_output", f"the shape of {op}'s output {shown}",
+             f"shape {grad_output.shape}")
+    return grad_output
+
+
+# --------------------------------------------------------------------------
+# Pooling: public, checked functions
+# --------------------------------------------------------------------------
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling, exactly as ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+        Input images. float32 and float64 keep their dtype; other real
+        dtypes (uint8, ints, float16) are computed in float32.
+    kernel_size : int or (int, int)
+        Window height and width.
+    stride : int or (int, int), optional
+        Step between windows; defaults to ``kernel_size``.
+    padding : int or (int, int), default 0
+        Implicit -inf padding on each side, at most half the effective
+        window ``(kernel_size - 1) * dilation + 1``.
+    dilation : int or (int, int), default 1
+        Spacing between the elements of a window.
+    ceil_mode : bool, default False
+        Round the output size up instead of down; a window starting in the
+        right or bottom padding is dropped (PyTorch's rule).
+    return_indices : bool, default False
+        Also return the position of each maximum.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        ``H_out = (H + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1``
+        (rounded up with ``ceil_mode``).
+    indices : ndarray of int64, shape of ``y``
+        Only with ``return_indices``: the flat index ``h * W + w`` of each
+        maximum within its (n, c) plane. Among equal maxima the first in
+        row-major window order wins; a NaN in a window is the maximum.
+
+    Examples
+    --------
+    The lecture's 2x2 max pooling:
+
+    >>> import numpy as np
+    >>> from pyconv.functional import max_pool2d
+    >>> x = np.array([[[[1.0, 4.0], [2.0, 9.0]]]])
+    >>> max_pool2d(x, 2)
+    array([[[[9.]]]])
+    >>> y, indices = max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2,
+    ...                         return_indices=True)
+    >>> y[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    >>> indices[0, 0]
+    array([[ 5,  7],
+           [13, 15]])
+    """
+    x4, unbatched, kernel, stride, padding, dilation, ceil_mode = _check_pool(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = _check_bool(return_indices, "return_indices")
+    y, indices = _max_pool2d_forward(x4, kernel, stride, padding, dilation, ceil_mode)
+    if unbatched:
+        y, indices = y[0], indices[0]
+    return (y, indices) if return_indices else y
+
+
+def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False):
+    """Gradient of `max_pool2d` with respect to its input.
+
+    Each output gradient goes to the position of its window's maximum
+    (recomputed from ``x``); positions that are the maximum of several
+    windows receive the sum.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of ``max_pool2d(x, ...)``
+        Gradient of the loss with respect to the pooled output.
+    x, kernel_size, stride, padding, dilation, ceil_mode
+        As given to `max_pool2d`.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import max_pool2d_backward
+    >>> x = np.array([[[[1.0, 4.0], [2.0, 9.0]]]])
+    >>> max_pool2d_backward(np.array([[[[5.0]]]]), x, 2)
+    array([[[[0., 0.],
+             [0., 5.]]]])
+    """
+    x4, unbatched, kernel, stride, padding, dilation, ceil_mode = _check_pool(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    expected = _pool_output_shape(x4.shape, kernel, stride, padding, dilation, ceil_mode)
+    grad_output = _check_grad_output(grad_output, x4, unbatched, expected, "max_pool2d")
+    _, indices = _max_pool2d_forward(x4, kernel, stride, padding, dilation, ceil_mode)
+    grad_x = _max_pool2d_backward(grad_output, indices, x4.shape)
+    return grad_x[0] if unbatched else grad_x
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling, exactly as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+        Input images. float32 and float64 keep their dtype; other real
+        dtypes (uint8, ints, float16) are computed in float32.
+    kernel_size : int or (int, int)
+        Window height and width.
+    stride : int or (int, int), optional
+        Step between windows; defaults to ``kernel_size``.
+    padding : int or (int, int), default 0
+        Implicit zero padding on each side, at most ``kernel_size // 2``.
+    ceil_mode : bool, default False
+        Round the output size up instead of down; a window starting in the
+        right or bottom padding is dropped (PyTorch's rule).
+    count_include_pad : bool, default True
+        Divide by the window size including padding (but not the part of a
+        ``ceil_mode`` window beyond the padding); if False, by the number
+        of input elements in the window.
+    divisor_override : int, optional
+        Divide every window sum by this positive int instead.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import avg_pool2d
+    >>> x = np.array([[[[1.0, 4.0], [2.0, 9.0]]]])
+    >>> avg_pool2d(x, 2)
+    array([[[[4.]]]])
+    >>> avg_pool2d(x, 2, divisor_override=2)
+    array([[[[8.]]]])
+    """
+    x4, unbatched, kernel, stride, padding, _, ceil_mode = _check_pool(
+        "avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad, divisor_override = _check_avg_options(count_include_pad,
+                                                             divisor_override)
+    y = _avg_pool2d_forward(x4, kernel, stride, padding, ceil_mode, count_include_pad,
+                            divisor_override)
+    return y[0] if unbatched else y
+
+
+def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Gradient of `avg_pool2d` with respect to its input.
+
+    Each output gradient, divided by its window's divisor, is added to every
+    input element of the window.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of ``avg_pool2d(x, ...)``
+        Gradient of the loss with respect to the pooled output.
+    x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As given to `avg_pool2d` (only the shape and dtype of ``x`` matter).
+
+    Returns
+    -------
+    grad_x : ndarray, shape of ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import avg_pool2d_backward
+    >>> x = np.array([[[[1.0, 4.0], [2.0, 9.0]]]])
+    >>> avg_pool2d_backward(np.array([[[[8.0]]]]), x, 2)
+    array([[[[2., 2.],
+             [2., 2.]]]])
+    """
+    x4, unbatched, kernel, stride, padding, _, ceil_mode = _check_pool(
+        "avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad, divisor_override = _check_avg_options(count_include_pad,
+                                                             divisor_override)
+    expected = _pool_output_shape(x4.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    grad_output = _check_grad_output(grad_output, x4, unbatched, expected, "avg_pool2d")
+    grad_x = _avg_pool2d_backward(grad_output, x4.shape, kernel, stride, padding, ceil_mode,
+                                  count_include_pad, divisor_override)
+    return grad_x[0] if unbatched else grad_x

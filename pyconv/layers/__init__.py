@@ -1,0 +1,50 @@
+"""Keras-like layers over NCHW arrays.
+
+Every layer follows the small contract of :class:`~pyconv.layers.Layer`
+(``build``, ``forward``, ``backward``, ``compute_output_shape``,
+``get_config``); see ``pyconv/layers/base.py``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from pyconv import layers
+>>> conv = layers.Conv2D(4, 3, padding="same", activation="relu")
+>>> conv(np.zeros((2, 1, 8, 8))).shape
+(2, 4, 8, 8)
+"""
+from .base import Layer, WeightSpec
+from .convolutional import Conv2D, Convolution2D
+from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU, Reshape,
+                   Softmax)
+from .normalization import BatchNormalization
+from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
+                      GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+
+__all__ = [
+    "Layer", "WeightSpec",
+    "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
+    "Softmax",
+    "Conv2D", "Convolution2D",
+    "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D",
+    "GlobalAvgPool2D", "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D",
+    "BatchNormalization",
+    "get",
+]
+
+_BY_NAME = {name: globals()[name] for name in __all__ if name not in ("get", "WeightSpec")}
+
+
+def get(class_name):
+    """The layer class called ``class_name`` (for loading saved models).
+
+    Examples
+    --------
+    >>> get("Conv2D").__name__
+    'Conv2D'
+    """
+    from .._validation import fail
+
+    if class_name not in _BY_NAME:
+        fail(ValueError, "class_name", "a pyconv layer class name such as 'Conv2D'",
+             repr(class_name))
+    return _BY_NAME[class_name]

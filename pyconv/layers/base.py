@@ -1,0 +1,334 @@
+"""The layer contract.
+
+A layer validates and standardises its arguments in ``__init__``, declares
+its weights in ``weight_specs(input_shape)``, creates them in
+``build(input_shape, rng=None)``, computes in ``forward(x, training)`` and
+``backward(grad)``, and reports shapes through ``compute_output_shape``
+(from the formulas in ``pyconv._shapes``). Shapes never include the batch
+axis: ``(C, H, W)`` for images, ``(features,)`` for vectors.
+
+Everything a summary needs comes from shapes alone, without allocating a
+weight: ``compute_output_shape(s)``, ``count_params(s)``,
+``param_counts(s)`` and ``flops(s)``.
+
+``forward`` keeps what ``backward`` needs; ``backward(grad)`` returns the
+gradient with respect to the layer's input and stores the gradients of the
+trainable weights in ``self.grads`` (same order as ``trainable_weights``),
+regularisation terms included.
+
+Calling conventions for the training loop (no checks are repeated there):
+``forward`` gets a C-contiguous array of the layer's dtype with a batch axis
+and the built ``input_shape``; it never modifies its input in place. The
+arrays returned by ``forward`` and ``backward`` may be views of the input or
+of the layer's cached buffers: treat them as read-only.
+"""
+import re
+from collections import namedtuple
+
+import numpy as np
+
+from .._validation import as_float_array, fail
+
+__all__ = ["Layer", "WeightSpec"]
+
+WeightSpec = namedtuple("WeightSpec", "name shape initializer trainable regularizer")
+WeightSpec.__doc__ = """Declaration of one weight: what `Layer.build` allocates."""
+
+_name_counts = {}
+
+
+def _unique_name(prefix):
+    count = _name_counts.get(prefix, 0)
+    _name_counts[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _snake(name):
+    """Keras's snake case: ``Conv2D -> conv2d``, ``MaxPool2D -> max_pool2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def check_shape(shape, name="input_shape"):
+    """Return ``shape`` as a tuple of positive ints (no batch axis)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not shape or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0
+        for v in shape
+    ):
+        fail(ValueError, name, "a non-empty tuple of positive ints without the batch axis, "
+             "such as (C, H, W)", repr(shape))
+    return tuple(int(v) for v in shape)
+
+
+class Layer:
+    """Base class of every pyconv layer.
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique name; derived from the class name when omitted (``conv2d``,
+        ``conv2d_1``, ...).
+    input_shape : tuple of int, optional
+        ``(C, H, W)`` (or ``(features,)``) when this is the first layer.
+    trainable : bool, default True
+        Whether the optimizer updates this layer's weights. A frozen layer
+        reports no trainable weights, and `BatchNormalization` then runs in
+        inference mode even while training (as Keras).
+    dtype : {"float32", "float64"}, default "float32"
+        Dtype of weights and computation.
+
+    Attributes
+    ----------
+    input_shape, output_shape : tuple of int or None
+        Per-sample shapes (no batch axis); set by `build`.
+    built : bool
+    grads : list of ndarray
+        Gradients of `trainable_weights`, set by `backward`.
+    """
+
+    def __init__(self, name=None, input_shape=None, trainable=True, dtype="float32"):
+        if name is None:
+            name = _unique_name(_snake(type(self).__name__))
+        elif not isinstance(name, str) or not name:
+            fail(TypeError, "name", "a non-empty str", repr(name))
+        self.name = name
+        if input_shape is not None:
+            input_shape = check_shape(input_shape)
+        self._given_input_shape = input_shape
+        self.input_shape = input_shape
+        self.trainable = bool(trainable)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            fail(TypeError, "dtype", "'float32' or 'float64'", repr(dtype))
+        if dtype not in (np.float32, np.float64):
+            fail(TypeError, "dtype", "'float32' or 'float64'", repr(str(dtype)))
+        self.dtype = dtype
+        self.built = False
+        self.output_shape = None
+        self._weights = []          # list of (WeightSpec, array)
+        self.grads = []
+        self._cache = {}            # what forward keeps for backward; not pickled
+
+    # ----------------------------------------------------------------- weights
+    def weight_specs(self, input_shape):
+        """The weights this layer creates for inputs of ``input_shape``.
+
+        Returns a list of `WeightSpec`; nothing is allocated. Subclasses with
+        weights override it.
+        """
+        return []
+
+    def add_weight(self, name, shape, initializer, trainable=True, regularizer=None, rng=None):
+        """Create, register and return a weight array."""
+        from .. import initializers
+
+        init = initializers.get(initializer)
+        value = np.ascontiguousarray(init(tuple(shape), dtype=self.dtype, rng=rng),
+                                     dtype=self.dtype)
+        if value.shape != tuple(shape):
+            fail(ValueError, "initializer", f"a callable returning shape {tuple(shape)} for "
+                 f"{self.name}/{name}", f"shape {value.shape}")
+        spec = WeightSpec(name, tuple(shape), initializer, bool(trainable), regularizer)
+        self._weights.append((spec, value))
+        return value
+
+    @property
+    def weights(self):
+        """All weights (the live arrays), in creation order."""
+        return [w for _, w in self._weights]
+
+    @property
+    def trainable_weights(self):
+        """The live arrays the optimizer updates (empty when frozen)."""
+        if not self.trainable:
+            return []
+        return [w for spec, w in self._weights if spec.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        """Weights the optimizer leaves alone (all of them when frozen)."""
+        if not self.trainable:
+            return self.weights
+        return [w for spec, w in self._weights if not spec.trainable]
+
+    @property
+    def weight_names(self):
+        """Names of `weights`, such as ``"kernel"`` and ``"bias"``."""
+        return [spec.name for spec, _ in self._weights]
+
+    def get_weights(self):
+        """Copies of all weights."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` into the layer's arrays (in place: optimizers keep references)."""
+        if not self.built:
+            fail(ValueError, "layer", f"built before set_weights (layer {self.name!r})",
+                 "an unbuilt layer")
+        if len(weights) != len(self._weights):
+            fail(ValueError, "weights", f"a list of {len(self._weights)} arrays for layer "
+                 f"{self.name!r}", f"{len(weights)} arrays")
+        new_values = []
+        for (spec, current), new in zip(self._weights, weights):
+            new = as_float_array(new, "weights", dtype=self.dtype)
+            if new.shape != current.shape:
+                fail(ValueError, "weights", f"shape {current.shape} for {self.name}/{spec.name}",
+                     f"shape {new.shape}")
+            new_values.append(new)
+        for (_, current), new in zip(self._weights, new_values):
+            current[...] = new
+
+    def param_counts(self, input_shape=None):
+        """``(trainable, non_trainable)`` parameter counts, from shapes only.
+
+        Uses ``input_shape`` when given, else the built (or declared) one.
+        """
+        shape = self._shape_for_counts(input_shape)
+        trainable = non_trainable = 0
+        for spec in self.weight_specs(shape):
+            size = int(np.prod(spec.shape, dtype=np.int64))
+            if spec.trainable and self.trainable:
+                trainable += size
+            else:
+                non_trainable += size
+        return trainable, non_trainable
+
+    def count_params(self, input_shape=None):
+        """Number of weights (trainable or not), computed from shapes.
+
+        Works before `build` when ``input_shape`` is given (or was given to
+        the constructor), and never allocates a weight.
+        """
+        return sum(self.param_counts(input_shape))
+
+    def _shape_for_counts(self, input_shape):
+        if input_shape is not None:
+            return check_shape(input_shape)
+        if self.input_shape is not None:
+            return self.input_shape
+        fail(ValueError, "input_shape", f"known to count the parameters of layer {self.name!r} "
+             "(build it or pass input_shape)", "None")
+
+    # ----------------------------------------------------------------- compute
+    def build(self, input_shape, rng=None):
+        """Create the weights for inputs of ``input_shape`` (no batch axis).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+        rng : numpy.random.Generator, optional
+            Source of the initial weights (and of dropout masks); a fresh
+            ``np.random.default_rng()`` when None.
+
+        Building an already built layer with the same shape does nothing.
+        """
+        input_shape = check_shape(input_shape)
+        if self.built:
+            if input_shape != self.input_shape:
+                fail(ValueError, "input_shape", f"{self.input_shape} (layer {self.name!r} is "
+                     "already built for it)", input_shape)
+            return
+        output_shape = self.compute_output_shape(input_shape)
+        if rng is None:
+            rng = np.random.default_rng()
+        elif not isinstance(rng, np.random.Generator):
+            fail(TypeError, "rng", "a numpy.random.Generator or None", repr(rng))
+        self._weights = []
+        for spec in self.weight_specs(input_shape):
+            self.add_weight(spec.name, spec.shape, spec.initializer, spec.trainable,
+                            spec.regularizer, rng=rng)
+        self._on_build(input_shape, rng)
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        self.grads = []
+        self.built = True
+
+    def _on_build(self, input_shape, rng):
+        """Hook for per-shape state other than weights (padding, generators)."""
+
+    def compute_output_shape(self, input_shape):
+        """Per-sample output shape for ``input_shape``; raises if incompatible."""
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        """Output for a batch ``x`` of shape ``(N,) + input_shape``."""
+        raise NotImplementedError
+
+    def backward(self, grad, need_input_grad=True):
+        """Gradient of the loss with respect to the last `forward`'s input.
+
+        Sets `grads` to the gradients of `trainable_weights`. With
+        ``need_input_grad=False`` (first layer) returns None and may skip work.
+        """
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        """Check ``x``, build on first use and run `forward`.
+
+        The convenient (checked) entry point; the training loop calls
+        `forward` directly.
+        """
+        x = as_float_array(x, "x", dtype=self.dtype)
+        expected = self.input_shape
+        if x.ndim < 2 or (expected is not None and x.shape[1:] != expected):
+            what = f"(batch,) + {expected}" if expected is not None else "a batch axis first"
+            fail(ValueError, "x", f"an array of shape {what}", f"shape {x.shape}")
+        if not self.built:
+            self.build(x.shape[1:])
+        return self.forward(x, training=training)
+
+    def _set_grads(self, grads):
+        """Store ``grads`` (dict name -> gradient) aligned with `trainable_weights`.
+
+        Adds each weight's regularizer gradient.
+        """
+        if not self.trainable:
+            self.grads = []
+            return
+        out = []
+        for spec, weight in self._weights:
+            if not spec.trainable:
+                continue
+            grad = grads[spec.name]
+            if spec.regularizer is not None:
+                grad = grad + spec.regularizer.gradient(weight)
+            out.append(grad)
+        self.grads = out
+
+    def regularization_loss(self):
+        """Penalty added to the training loss (0.0 without regularizers).
+
+        Counts trainable weights only, as Keras.
+        """
+        if not self.trainable:
+            return 0.0
+        return float(sum(spec.regularizer(w) for spec, w in self._weights
+                         if spec.trainable and spec.regularizer is not None))
+
+    def flops(self, input_shape=None):
+        """Floating-point operations of one forward pass on one sample (approximate)."""
+        return 0
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """Constructor arguments as a JSON-ready dict (`from_config` inverts it)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype)}
+        if self._given_input_shape is not None:
+            config["input_shape"] = list(self._given_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt layer from `get_config`'s dict."""
+        return cls(**config)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"

@@ -1,0 +1,216 @@
+"""Convolution layers."""
+import numpy as np
+
+from .. import activations as _activations
+from .. import functional as _functional
+from .. import initializers as _initializers
+from .. import regularizers as _regularizers
+from .._shapes import conv_output_size
+from .._validation import check_choice, check_int, check_pair, fail
+from .base import Layer, WeightSpec
+from .core import _FusedActivation
+
+__all__ = ["Conv2D", "Convolution2D", "keras_same_padding"]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def keras_same_padding(size, kernel, stride, dilation):
+    """Keras/TensorFlow ``padding="same"`` along one axis: ``(before, after)``.
+
+    The output has ``ceil(size / stride)`` positions; the total padding is
+    split with the extra pixel after. For ``stride == 1`` this is PyTorch's
+    split.
+
+    Examples
+    --------
+    >>> keras_same_padding(7, 3, 2, 1)
+    (1, 1)
+    >>> keras_same_padding(8, 3, 2, 1)
+    (0, 1)
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class Conv2D(_FusedActivation, Layer):
+    """2-D convolution layer over NCHW input, ``y = activation(conv(x) + bias)``.
+
+    Keras 3's arguments in NCHW; the kernel is stored as PyTorch's
+    ``[filters, C_in / groups, kh, kw]``, the bias as ``[filters]``.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or (int, int)
+    strides : int or (int, int), default 1
+    padding : {"valid", "same"}, int or (int, int), default "valid"
+        ``"same"`` follows Keras (output ``ceil(H / stride)``, extra padding
+        after) for any stride; an int or a pair pads symmetrically as PyTorch.
+    dilation_rate : int or (int, int), default 1
+    groups : int, default 1
+        Divides the input channels and ``filters``; ``groups == C_in`` is depthwise.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+    activation : str or None
+        Fused activation (see `pyconv.activations.get`).
+    use_bias : bool, default True
+    kernel_initializer : default "glorot_uniform"
+    bias_initializer : default "zeros"
+    kernel_regularizer, bias_regularizer : optional
+    **kwargs
+        ``name``, ``input_shape``, ``trainable``, ``dtype`` (see `Layer`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.layers import Conv2D
+    >>> layer = Conv2D(6, 5, activation="relu")
+    >>> layer.compute_output_shape((1, 28, 28))
+    (6, 24, 24)
+    >>> layer.count_params((1, 28, 28))
+    156
+    >>> Conv2D(8, 3, strides=2, padding="same").compute_output_shape((3, 15, 15))
+    (8, 8, 8)
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
+                 groups=1, padding_mode="zeros", activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = check_int(filters, "filters", min_value=1)
+        self.kernel_size = check_pair(kernel_size, "kernel_size")
+        self.strides = check_pair(strides, "strides")
+        self.dilation_rate = check_pair(dilation_rate, "dilation_rate")
+        self.groups = check_int(groups, "groups", min_value=1)
+        if self.filters % self.groups:
+            fail(ValueError, "groups", f"a divisor of filters ({self.filters})", self.groups)
+        if isinstance(padding, str):
+            self.padding = check_choice(padding.lower(), "padding", ("valid", "same"))
+        else:
+            self.padding = check_pair(padding, "padding", min_value=0)
+        self.padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
+        self.activation = _activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = _regularizers.get(bias_regularizer, "bias_regularizer")
+        self._pads = None
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def kernel(self):
+        return self._weights[0][1]
+
+    @property
+    def bias(self):
+        return self._weights[1][1] if self.use_bias else None
+
+    def explicit_padding(self, input_shape):
+        """``((top, bottom), (left, right))`` used for inputs of ``input_shape``."""
+        _, h, w = input_shape
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":
+            return keras_same_padding(h, kh, sh, dh), keras_same_padding(w, kw, sw, dw)
+        ph, pw = self.padding
+        return (ph, ph), (pw, pw)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            fail(ValueError, "input_shape", f"(channels, height, width) for Conv2D layer "
+                 f"{self.name!r}", tuple(input_shape))
+        c_in, h, w = input_shape
+        if c_in % self.groups:
+            fail(ValueError, "input_shape", f"a channel count divisible by groups="
+                 f"{self.groups} for Conv2D layer {self.name!r}", tuple(input_shape))
+        pads = self.explicit_padding(input_shape)
+        if self.padding_mode != "zeros":
+            for size, (before, after), axis in ((h, pads[0], "height"), (w, pads[1], "width")):
+                limit = size if self.padding_mode == "circular" else size - 1
+                if max(before, after) > limit:
+                    fail(ValueError, "input_shape", f"larger along {axis} than the padding "
+                         f"{max(before, after)} for padding_mode={self.padding_mode!r} "
+                         f"(layer {self.name!r})", tuple(input_shape))
+        ho = conv_output_size(h, self.kernel_size[0], self.strides[0], *pads[0],
+                              self.dilation_rate[0])
+        wo = conv_output_size(w, self.kernel_size[1], self.strides[1], *pads[1],
+                              self.dilation_rate[1])
+        if ho < 1 or wo < 1:
+            fail(ValueError, "input_shape", f"large enough for kernel {self.kernel_size}, "
+                 f"dilation {self.dilation_rate} and padding {pads} of Conv2D layer "
+                 f"{self.name!r} (output would be {ho}x{wo})", tuple(input_shape))
+        return self.filters, ho, wo
+
+    def weight_specs(self, input_shape):
+        self.compute_output_shape(input_shape)
+        kernel_shape = (self.filters, input_shape[0] // self.groups) + self.kernel_size
+        specs = [WeightSpec("kernel", kernel_shape, self.kernel_initializer, True,
+                            self.kernel_regularizer)]
+        if self.use_bias:
+            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer, True,
+                                    self.bias_regularizer))
+        return specs
+
+    def _on_build(self, input_shape, rng):
+        self._pads = self.explicit_padding(input_shape)
+
+    # ----------------------------------------------------------------- compute
+    def forward(self, x, training=False):
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        pads = self._pads if self._pads is not None else self.explicit_padding(x.shape[1:])
+        z = _functional._conv2d_forward(x, self.kernel, self.bias, self.strides, pads,
+                                        self.dilation_rate, self.groups, self.padding_mode)
+        self._cache["x"] = x
+        return self._activate(z)
+
+    def backward(self, grad, need_input_grad=True):
+        grad = np.ascontiguousarray(self._activation_grad(grad), dtype=self.dtype)
+        x = self._cache["x"]
+        pads = self._pads if self._pads is not None else self.explicit_padding(x.shape[1:])
+        grad_x, grad_kernel, grad_bias = _functional._conv2d_backward(
+            grad, x, self.kernel, self.strides, pads, self.dilation_rate, self.groups,
+            self.padding_mode, need_input_grad=need_input_grad, need_bias_grad=self.use_bias)
+        grads = {"kernel": grad_kernel}
+        if self.use_bias:
+            grads["bias"] = grad_bias
+        self._set_grads(grads)
+        return grad_x if need_input_grad else None
+
+    def flops(self, input_shape=None):
+        input_shape = self._shape_for_counts(input_shape)
+        c_out, ho, wo = self.compute_output_shape(input_shape)
+        positions = c_out * ho * wo
+        per_output = 2 * (input_shape[0] // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+        total = positions * per_output
+        if self.use_bias:
+            total += positions
+        if not isinstance(self.activation, _activations._Linear):
+            total += positions
+        return total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+            "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
+            "padding_mode": self.padding_mode,
+            "activation": _activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+        })
+        return config
+
+
+Convolution2D = Conv2D

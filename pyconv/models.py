@@ -1,0 +1,448 @@
+"""``Sequential``: a linear stack of layers with Keras 3's model API.
+
+Structure (adding layers, building, weights, summary, config, saving) lives
+here; compile/fit/evaluate/predict come from :class:`pyconv.training.Trainer`.
+
+Examples
+--------
+>>> from pyconv import layers
+>>> from pyconv.models import Sequential
+>>> model = Sequential([layers.Flatten(input_shape=(1, 28, 28)), layers.Dense(1000)])
+>>> model.count_params()
+785000
+"""
+import inspect
+
+import numpy as np
+
+from . import saving
+from ._validation import check_int, fail
+from .training import Trainer
+from .utils import _model_generator
+
+__all__ = ["Sequential", "load_model"]
+
+
+def _layer_base():
+    from .layers.base import Layer
+
+    return Layer
+
+
+def _unique_name(prefix):
+    from .layers.base import _unique_name as unique
+
+    return unique(prefix)
+
+
+def _is_input_layer(obj):
+    return type(obj).__name__ in ("Input", "InputLayer")
+
+
+def _input_layer_shape(obj):
+    shape = getattr(obj, "shape", None)
+    if shape is None:
+        shape = getattr(obj, "input_shape", None)
+    if shape is None and getattr(obj, "output_shape", None) is not None:
+        shape = obj.output_shape
+    return shape
+
+
+def _normalize_input_shape(shape, name="input_shape"):
+    """``(C, H, W)`` from ``(C, H, W)`` or ``(None, C, H, W)``."""
+    if not isinstance(shape, (tuple, list)) or len(shape) == 0:
+        fail(ValueError, name, "a tuple such as (C, H, W) or (None, C, H, W)", repr(shape))
+    shape = tuple(shape)
+    if shape[0] is None:
+        shape = shape[1:]
+    if not shape or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                            and v > 0 for v in shape):
+        fail(ValueError, name, "a tuple of positive ints such as (C, H, W) or (None, C, H, W)",
+             repr(tuple(shape)))
+    return tuple(int(v) for v in shape)
+
+
+def _build_layer(layer, shape, rng):
+    params = inspect.signature(layer.build).parameters
+    if "rng" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        layer.build(shape, rng=rng)
+    else:
+        layer.build(shape)
+
+
+def _readable_bytes(size):
+    units = ["B", "KB", "MB", "GB", "TB", "PB"]
+    size = float(size)
+    index = 0
+    while size >= 1024 and index < len(units) - 1:
+        size /= 1024
+        index += 1
+    return f"{size:.2f} {units[index]}"
+
+
+class Sequential(Trainer):
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        The layers, in order. An ``Input(shape)`` first (or ``input_shape=``
+        on the first layer) builds the model at once; otherwise it is built
+        by :meth:`build` or at the first ``fit``/``predict`` from ``x``.
+    name : str, optional
+        Name of the model.
+    seed : int, optional
+        Seeds the model's generator (weight initialisation, shuffling,
+        dropout). Without it the generator comes from
+        :func:`pyconv.utils.set_random_seed`, or from fresh entropy.
+
+    Attributes
+    ----------
+    layers : list of Layer
+    built : bool
+    optimizer, loss, metrics
+        Set by :meth:`compile`.
+    stop_training : bool
+        Set it to True (e.g. from a callback) to stop ``fit`` after the batch.
+    history : History
+        Of the last ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv import layers
+    >>> from pyconv.models import Sequential
+    >>> model = Sequential([layers.Dense(3, input_shape=(4,)), layers.Softmax()], seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> history = model.fit(np.ones((8, 4)), np.zeros(8, dtype=int), epochs=2, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss']
+    >>> model.predict(np.ones((2, 4)), verbose=0).shape
+    (2, 3)
+    """
+
+    def __init__(self, layers=None, name=None, seed=None):
+        if name is not None and not isinstance(name, str):
+            fail(TypeError, "name", "a str", repr(name))
+        self.name = name if name is not None else _unique_name("sequential")
+        self.seed = seed
+        self._rng = _model_generator(seed)
+        self._layers = []
+        self._input_shape = None
+        self._output_shape = None
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.metrics = []
+        self._metric_identifiers = []
+        self._fused = None
+        self.stop_training = False
+        self.history = None
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                fail(TypeError, "layers", "a list of layers", repr(layers))
+            for layer in layers:
+                self.add(layer)
+
+    # --------------------------------------------------------------- structure
+    def add(self, layer):
+        """Append ``layer`` (an ``Input`` may only come first)."""
+        if _is_input_layer(layer):
+            if self._layers or self._input_shape is not None:
+                fail(ValueError, "layer", "an Input only as the first layer of the model",
+                     repr(layer))
+            self._input_shape = _normalize_input_shape(_input_layer_shape(layer), "Input shape")
+            self.build()
+            return
+        if not isinstance(layer, _layer_base()):
+            fail(TypeError, "layer", "a pyconv.layers.Layer instance", repr(layer))
+        if any(other.name == layer.name for other in self._layers):
+            fail(ValueError, "layer", "a layer with a unique name within the model "
+                 f"(names: {[other.name for other in self._layers]})", repr(layer.name))
+        if any(other is layer for other in self._layers):
+            fail(ValueError, "layer", "a layer not already in the model", repr(layer))
+        self._layers.append(layer)
+        self._fused = None
+        if self.built:
+            if not layer.built:
+                _build_layer(layer, self._output_shape, self._rng)
+            self._output_shape = self._check_layer_shape(layer, self._output_shape)
+        elif len(self._layers) == 1 and getattr(layer, "input_shape", None) is not None:
+            self._input_shape = tuple(layer.input_shape)
+            self.build()
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self._fused = None
+        if self.built:
+            shape = self._input_shape
+            for other in self._layers:
+                shape = other.compute_output_shape(shape)
+            self._output_shape = shape
+        return layer
+
+    def _check_layer_shape(self, layer, shape):
+        if layer.built and getattr(layer, "input_shape", None) is not None \
+                and tuple(layer.input_shape) != tuple(shape):
+            fail(ValueError, f"layer {layer.name!r}", f"built for inputs of shape {tuple(shape)}",
+                 f"a layer built for {tuple(layer.input_shape)}")
+        return tuple(layer.compute_output_shape(tuple(shape)))
+
+    def build(self, input_shape=None):
+        """Create the weights of every layer for inputs of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple, optional
+            ``(C, H, W)`` (no batch axis) or Keras-style ``(None, C, H, W)``.
+            Defaults to the shape given by ``Input`` or the first layer.
+        """
+        if input_shape is None:
+            if self._input_shape is None:
+                fail(ValueError, "input_shape", "given (or set by an Input / the first "
+                     "layer's input_shape) to build the model", None)
+            input_shape = self._input_shape
+        input_shape = _normalize_input_shape(input_shape)
+        if self.built and input_shape != self._input_shape:
+            fail(ValueError, "input_shape", f"{self._input_shape} (the model is already built)",
+                 input_shape)
+        shape = input_shape
+        for layer in self._layers:
+            if not layer.built:
+                _build_layer(layer, shape, self._rng)
+            shape = self._check_layer_shape(layer, shape)
+        self._input_shape = input_shape
+        self._output_shape = shape
+        self.built = True
+
+    @property
+    def layers(self):
+        """The layers, in order (an ``Input`` is not listed, as in Keras 3)."""
+        return list(self._layers)
+
+    @property
+    def dtype(self):
+        """Compute dtype: that of the layers (float32 by default)."""
+        return self._layers[0].dtype if self._layers else np.dtype(np.float32)
+
+    @property
+    def input_shape(self):
+        """``(None, *shape)`` once built."""
+        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+
+    @property
+    def output_shape(self):
+        """``(None, *shape)`` once built."""
+        return None if self._output_shape is None else (None,) + tuple(self._output_shape)
+
+    def get_layer(self, name=None, index=None):
+        """Return a layer by ``name`` or by ``index`` (exactly one of them)."""
+        if (name is None) == (index is None):
+            fail(ValueError, "name, index", "exactly one of them", (name, index))
+        if index is not None:
+            index = check_int(index, "index")
+            if not -len(self._layers) <= index < len(self._layers):
+                fail(ValueError, "index", f"in [0, {len(self._layers)})", index)
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        fail(ValueError, "name", "one of " + ", ".join(repr(layer.name) for layer in self._layers),
+             repr(name))
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"This model has not yet been built, so {what} is not available. "
+                             "Build it with model.build(input_shape), pass input_shape= to the "
+                             "first layer (or start with Input(shape)), or call fit()/predict() "
+                             "on some data first.")
+
+    # ----------------------------------------------------------------- weights
+    @property
+    def weights(self):
+        """Live weight arrays of all layers."""
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        """Copies of all weight arrays, layer by layer."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set all weights from a list like :meth:`get_weights` (checked)."""
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            fail(ValueError, "weights", f"a list of {expected} arrays", f"{len(weights)} arrays")
+        start = 0
+        for layer in self._layers:
+            count = len(layer.weights)
+            layer.set_weights(weights[start:start + count])
+            start += count
+
+    def count_params(self):
+        """Number of scalars in all weights."""
+        self._require_built("count_params()")
+        return int(sum(layer.count_params() for layer in self._layers))
+
+    # ----------------------------------------------------------------- summary
+    def summary(self, line_length=None, print_fn=None):
+        """Print a Keras-style table of layers, output shapes, parameters and FLOPs.
+
+        Parameters
+        ----------
+        line_length : int, optional
+            Total width of the table.
+        print_fn : callable, optional
+            Called with each line instead of ``print``.
+        """
+        self._require_built("summary()")
+        import sys
+
+        from ._progbar import _can_encode
+
+        rows = []
+        shape = self._input_shape
+        total_flops = 0
+        for layer in self._layers:
+            flops = int(layer.flops(shape))
+            total_flops += flops
+            shape = layer.compute_output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         str((None,) + tuple(shape)), f"{layer.count_params():,}",
+                         f"{flops:,}"))
+        header = ("Layer (type)", "Output Shape", "Param #", "FLOPs")
+        widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
+                  for i in range(4)]
+        widths = [max(widths[0], 28), max(widths[1], 22), max(widths[2], 11), max(widths[3], 13)]
+        if line_length is not None:
+            line_length = check_int(line_length, "line_length", min_value=40)
+            extra = line_length - (sum(widths) + 3 * 4 + 1)
+            if extra > 0:
+                widths[0] += extra
+        unicode = print_fn is not None or _can_encode(sys.stdout, "\u250f\u2501\u2503\u2502")
+        if unicode:
+            top, mid, bottom = ("\u250f", "\u2533", "\u2513", "\u2501"), \
+                ("\u2521", "\u2547", "\u2529", "\u2501"), ("\u2514", "\u2534", "\u2518", "\u2500")
+            head_bar, body_bar = "\u2503", "\u2502"
+        else:
+            top, mid, bottom = ("+", "+", "+", "-"), ("+", "+", "+", "="), ("+", "+", "+", "-")
+            head_bar = body_bar = "|"
+
+        def rule(chars):
+            left, sep, right, fill = chars
+            return left + sep.join(fill * (w + 2) for w in widths) + right
+
+        def row(cells, bar):
+            parts = [f" {cells[0]:<{widths[0]}} ", f" {cells[1]:<{widths[1]}} ",
+                     f" {cells[2]:>{widths[2]}} ", f" {cells[3]:>{widths[3]}} "]
+            return bar + bar.join(parts) + bar
+
+        total = sum(w.size * w.itemsize for w in self.weights)
+        trainable = sum(w.size * w.itemsize for w in self.trainable_weights)
+        n_total = sum(w.size for w in self.weights)
+        n_trainable = sum(w.size for w in self.trainable_weights)
+        lines = [f'Model: "{self.name}"', rule(top), row(header, head_bar), rule(mid)]
+        lines += [row(r, body_bar) for r in rows]
+        lines += [rule(bottom),
+                  f" Total params: {n_total:,} ({_readable_bytes(total)})",
+                  f" Trainable params: {n_trainable:,} ({_readable_bytes(trainable)})",
+                  f" Non-trainable params: {n_total - n_trainable:,} "
+                  f"({_readable_bytes(total - trainable)})",
+                  f" Total FLOPs: {total_flops:,} per sample (forward pass)"]
+        emit = print_fn if print_fn is not None else print
+        for line in lines:
+            emit(line)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """JSON-friendly description of the architecture (no weights)."""
+        return {
+            "name": self.name,
+            "seed": self.seed if isinstance(self.seed, (int, np.integer)) else None,
+            "input_shape": None if self._input_shape is None else list(self._input_shape),
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                       for layer in self._layers],
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild a model (fresh weights) from :meth:`get_config` output."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            fail(ValueError, "config", "a dict with a 'layers' list", type(config).__name__)
+        model = cls(name=config.get("name"), seed=config.get("seed"))
+        for entry in config["layers"]:
+            if not isinstance(entry, dict) or "class_name" not in entry:
+                fail(ValueError, "config", "layer entries {'class_name': ..., 'config': ...}",
+                     repr(entry))
+            layer_cls = saving.layer_class(entry["class_name"], custom_objects)
+            layer_config = dict(entry.get("config") or {})
+            try:
+                layer = layer_cls.from_config(layer_config)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"Invalid config for layer class {entry['class_name']!r}: "
+                                 f"{exc}") from exc
+            if _is_input_layer(layer):
+                model._input_shape = _normalize_input_shape(_input_layer_shape(layer))
+                continue
+            model._layers.append(layer)  # build below, once
+        if config.get("input_shape") is not None:
+            model.build(config["input_shape"])
+        elif model._input_shape is not None:
+            model.build()
+        elif model._layers and getattr(model._layers[0], "input_shape", None) is not None:
+            model.build(model._layers[0].input_shape)
+        return model
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath, include_optimizer=True):
+        """Save architecture, weights, compile settings (and optimizer state).
+
+        One zip file holding ``config.json`` and ``.npy`` weights; no pickle.
+        Written atomically (temporary file then ``os.replace``).
+        """
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath):
+        """Save the weights only (same file format)."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights saved by :meth:`save_weights` or :meth:`save` (checked)."""
+        saving.load_weights(self, filepath)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Load a model saved by :meth:`Sequential.save`.
+
+    Parameters
+    ----------
+    filepath : str or path-like
+    custom_objects : dict, optional
+        ``{class name: class}`` for layers defined outside pyconv.
+    compile : bool, default True
+        Re-compile with the saved settings (and optimizer state).
+
+    Raises
+    ------
+    ValueError
+        For a truncated, corrupt or hand-edited file, an unknown layer class,
+        or weights of the wrong shape or dtype. Files written by another
+        pyconv version load with a warning.
+    """
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

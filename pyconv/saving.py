@@ -1,0 +1,386 @@
+"""Save and load models: one zip file, JSON config plus ``.npy`` weights.
+
+Layout of the archive (``zipfile``, entries stored uncompressed)::
+
+    config.json          format, pyconv version, model config, compile config,
+                         and a manifest of every array (entry, shape, dtype)
+    weights/00000.npy    one entry per weight array, in model order
+    optimizer/00000.npy  optimizer slots (optional)
+
+Arrays are read with ``allow_pickle=False`` and nothing in pyconv ever
+unpickles, so a file cannot execute code when loaded. Loading checks every
+piece: the zip structure and CRCs, the JSON, the format version, every layer
+class (only pyconv layers or ``custom_objects``), and the shape and dtype of
+every array against both the manifest and the rebuilt model. Any problem is a
+`ValueError` naming the file and what is wrong; a file written by another
+pyconv version loads with a `UserWarning`.
+
+Files are written atomically: to a temporary file in the target directory,
+flushed, then moved into place with ``os.replace``.
+"""
+import io
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "layer_class"]
+
+FORMAT = "pyconv-model"
+FORMAT_VERSION = 1
+_CONFIG_ENTRY = "config.json"
+
+
+def _pyconv_version():
+    try:
+        from . import __version__
+
+        return str(__version__)
+    except ImportError:
+        try:
+            from importlib.metadata import PackageNotFoundError, version
+
+            return version("pyconv")
+        except (ImportError, PackageNotFoundError):
+            return "unknown"
+
+
+_LAYER_MODULES = ("core", "convolutional", "pooling", "normalization")
+
+
+def _pyconv_layer_classes():
+    """Public layer classes of ``pyconv.layers`` (and its submodules)."""
+    import importlib
+
+    from . import layers as layers_module
+    from .layers.base import Layer
+
+    found = {}
+    modules = [layers_module]
+    for name in _LAYER_MODULES:
+        try:
+            modules.append(importlib.import_module(f"{layers_module.__name__}.{name}"))
+        except ImportError:
+            continue
+    for module in modules:
+        for name, obj in vars(module).items():
+            if (isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer
+                    and not name.startswith("_")):
+                found.setdefault(name, obj)
+    return found
+
+
+def layer_class(class_name, custom_objects=None):
+    """The layer class called ``class_name``: from ``custom_objects`` or ``pyconv.layers``."""
+    from .layers.base import Layer
+
+    if custom_objects and class_name in custom_objects:
+        cls = custom_objects[class_name]
+    else:
+        cls = _pyconv_layer_classes().get(str(class_name))
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        known = sorted(_pyconv_layer_classes())
+        raise ValueError(f"Unknown layer class {class_name!r}; known pyconv layers: "
+                         f"{', '.join(known)}. Pass custom_objects={{{class_name!r}: cls}} "
+                         "for a layer of your own.")
+    return cls
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.dtype):
+        return str(obj)
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"cannot store {obj!r} (of type {type(obj).__name__}) in a model config")
+
+
+# -------------------------------------------------------------------- writing
+def _write_archive(path, config, arrays):
+    """Write ``config`` and ``arrays`` ({entry: ndarray}) atomically to ``path``."""
+    path = os.fspath(path)
+    try:
+        text = json.dumps(config, default=_json_default, indent=1)
+    except TypeError as exc:
+        raise ValueError(f"Cannot save the model: {exc}.") from exc
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
+                archive.writestr(_CONFIG_ENTRY, text)
+                for entry, array in arrays.items():
+                    with archive.open(entry, "w", force_zip64=True) as handle:
+                        np.lib.format.write_array(handle, np.ascontiguousarray(array),
+                                                  allow_pickle=False)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _weights_manifest(model, arrays):
+    manifest = []
+    index = 0
+    for layer in model.layers:
+        names = list(getattr(layer, "weight_names", []))
+        for j, weight in enumerate(layer.weights):
+            entry = f"weights/{index:05d}.npy"
+            arrays[entry] = weight
+            manifest.append({"entry": entry, "layer": layer.name,
+                             "name": str(names[j]) if j < len(names) else str(j),
+                             "shape": list(weight.shape), "dtype": str(weight.dtype)})
+            index += 1
+    return manifest
+
+
+def _compile_config(model):
+    if not getattr(model, "compiled", False):
+        return None
+    from . import losses, optimizers
+
+    optimizer, loss = model.optimizer, model.loss
+    problems = []
+    if type(optimizer) not in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
+                               optimizers.RMSprop) or callable(optimizer._learning_rate):
+        problems.append(f"optimizer {optimizer!r}")
+    if loss is not None and type(loss) not in set(losses._BY_NAME.values()):
+        problems.append(f"loss {loss!r}")
+    metric_names = []
+    for identifier, metric in zip(model._metric_identifiers, model.metrics):
+        if isinstance(identifier, str):
+            metric_names.append(identifier)
+        elif type(metric) in _metric_names() and metric.name == _metric_names()[type(metric)]:
+            metric_names.append(metric.name)
+        else:
+            problems.append(f"metric {metric!r}")
+    if problems:
+        warnings.warn("The compile settings are not saved because they hold objects pyconv "
+                      f"cannot describe ({', '.join(problems)}); compile the loaded model "
+                      "yourself.", UserWarning, stacklevel=4)
+        return None
+    return {
+        "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+        "loss": None if loss is None else {"class_name": type(loss).__name__,
+                                           "config": loss.get_config()},
+        "metrics": metric_names,
+    }
+
+
+def _metric_names():
+    from . import metrics
+
+    return {metrics.SparseCategoricalAccuracy: "sparse_categorical_accuracy",
+            metrics.CategoricalAccuracy: "categorical_accuracy",
+            metrics.BinaryAccuracy: "binary_accuracy",
+            metrics.MeanSquaredError: "mean_squared_error",
+            metrics.MeanAbsoluteError: "mean_absolute_error",
+            metrics.Accuracy: "accuracy"}
+
+
+def _base_config(model, kind):
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
+            "pyconv_version": _pyconv_version(), "model": model.get_config()}
+
+
+def save_model(model, filepath, include_optimizer=True):
+    """Save ``model`` (architecture, weights, compile settings, optimizer state)."""
+    model._require_built("save()")
+    arrays = {}
+    config = _base_config(model, "model")
+    config["weights"] = _weights_manifest(model, arrays)
+    config["compile_config"] = _compile_config(model)
+    optimizer = getattr(model, "optimizer", None)
+    if (include_optimizer and config["compile_config"] is not None
+            and optimizer is not None and optimizer.built):
+        state = optimizer.get_state()
+        slots = {}
+        index = 0
+        for slot, values in state["slots"].items():
+            slots[slot] = []
+            for value in values:
+                entry = f"optimizer/{index:05d}.npy"
+                arrays[entry] = value
+                slots[slot].append({"entry": entry, "shape": list(value.shape),
+                                    "dtype": str(value.dtype)})
+                index += 1
+        config["optimizer_state"] = {"iterations": state["iterations"], "slots": slots}
+    _write_archive(filepath, config, arrays)
+
+
+def save_weights(model, filepath):
+    """Save only the weights of ``model`` (the config is kept for checking)."""
+    model._require_built("save_weights()")
+    arrays = {}
+    config = _base_config(model, "weights")
+    config["weights"] = _weights_manifest(model, arrays)
+    _write_archive(filepath, config, arrays)
+
+
+# -------------------------------------------------------------------- reading
+class _Archive:
+    """Checked read access to a saved file; every failure is a ValueError."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        try:
+            self._zip = zipfile.ZipFile(self.path, "r")
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            self._fail(f"not a pyconv model file, or a truncated one ({exc})")
+        try:
+            raw = self._zip.read(_CONFIG_ENTRY)
+            self.config = json.loads(raw.decode("utf-8"))
+        except KeyError:
+            self._fail(f"it has no {_CONFIG_ENTRY}")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, UnicodeDecodeError,
+                json.JSONDecodeError) as exc:
+            self._fail(f"its {_CONFIG_ENTRY} is corrupt ({exc})")
+        if not isinstance(self.config, dict) or self.config.get("format") != FORMAT:
+            self._fail("its config.json does not describe a pyconv model")
+        version = self.config.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            self._fail(f"format version {version!r} is not supported (this pyconv reads "
+                       f"version {FORMAT_VERSION})")
+        saved_by = self.config.get("pyconv_version")
+        if saved_by != _pyconv_version():
+            warnings.warn(f"{self.path!r} was saved by pyconv {saved_by}, this is pyconv "
+                          f"{_pyconv_version()}; loading it anyway.", UserWarning, stacklevel=4)
+
+    def _fail(self, reason):
+        raise ValueError(f"Cannot load {self.path!r}: {reason}.")
+
+    def close(self):
+        self._zip.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def section(self, key, kind):
+        value = self.config.get(key)
+        if not isinstance(value, kind):
+            self._fail(f"config.json has no valid {key!r} section")
+        return value
+
+    def array(self, spec, expected_shape, expected_dtype, what):
+        """Read the array described by manifest ``spec``; check it is as expected."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("entry"), str):
+            self._fail(f"the manifest entry for {what} is malformed")
+        shape = spec.get("shape")
+        if not isinstance(shape, list) or tuple(shape) != tuple(expected_shape):
+            self._fail(f"{what} is listed with shape {shape} but the model needs "
+                       f"{tuple(expected_shape)}")
+        if spec.get("dtype") != str(np.dtype(expected_dtype)):
+            self._fail(f"{what} is listed with dtype {spec.get('dtype')} but the model needs "
+                       f"{np.dtype(expected_dtype)}")
+        try:
+            data = self._zip.read(spec["entry"])
+            array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+        except KeyError:
+            self._fail(f"entry {spec['entry']!r} for {what} is missing")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            self._fail(f"entry {spec['entry']!r} for {what} is corrupt or not a plain numeric "
+                       f"array ({exc})")
+        if array.dtype != np.dtype(expected_dtype) or array.shape != tuple(expected_shape):
+            self._fail(f"{what} holds an array of shape {array.shape} and dtype {array.dtype}, "
+                       f"expected shape {tuple(expected_shape)} and dtype "
+                       f"{np.dtype(expected_dtype)}")
+        return array
+
+
+def _load_weights_into(archive, model):
+    manifest = archive.section("weights", list)
+    targets = [(layer, j, w) for layer in model.layers for j, w in enumerate(layer.weights)]
+    if len(manifest) != len(targets):
+        archive._fail(f"it holds {len(manifest)} weight arrays but the model has "
+                      f"{len(targets)}")
+    values = {}
+    for spec, (layer, j, weight) in zip(manifest, targets):
+        values[(layer.name, j)] = archive.array(spec, weight.shape, weight.dtype,
+                                                f"weight {j} of layer {layer.name!r}")
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([values[(layer.name, j)] for j in range(len(layer.weights))])
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Load a model saved by :func:`save_model` (see the module docstring)."""
+    from .models import Sequential
+
+    with _Archive(filepath) as archive:
+        if archive.config.get("kind") != "model":
+            archive._fail("it holds weights only (use model.load_weights)")
+        model_config = archive.section("model", dict)
+        try:
+            model = Sequential.from_config(model_config, custom_objects=custom_objects)
+        except ValueError as exc:
+            archive._fail(str(exc).rstrip("."))
+        except (TypeError, KeyError, AttributeError) as exc:
+            archive._fail(f"its model config is invalid ({type(exc).__name__}: {exc})")
+        if not model.built:
+            archive._fail("its model config has no input shape")
+        _load_weights_into(archive, model)
+        compile_config = archive.config.get("compile_config")
+        if compile and compile_config is not None:
+            _compile_from_config(archive, model, compile_config)
+    return model
+
+
+def _compile_from_config(archive, model, compile_config):
+    from . import losses, optimizers
+
+    if not isinstance(compile_config, dict):
+        archive._fail("its compile_config is malformed")
+    try:
+        optimizer = optimizers.get(compile_config["optimizer"])
+        loss_config = compile_config.get("loss")
+        loss = None if loss_config is None else losses.get(loss_config)
+        model.compile(optimizer=optimizer, loss=loss, metrics=compile_config.get("metrics"))
+    except (KeyError, TypeError, ValueError) as exc:
+        archive._fail(f"its compile_config is invalid ({exc})")
+    state = archive.config.get("optimizer_state")
+    if state is None:
+        return
+    if not isinstance(state, dict) or not isinstance(state.get("slots"), dict):
+        archive._fail("its optimizer_state is malformed")
+    _, variables = model._trainable()
+    optimizer.build(variables)
+    expected = optimizer.get_state()["slots"]
+    if set(state["slots"]) != set(expected):
+        archive._fail(f"its optimizer state has slots {sorted(state['slots'])}, the optimizer "
+                      f"needs {sorted(expected)}")
+    slots = {}
+    for slot, specs in state["slots"].items():
+        if not isinstance(specs, list) or len(specs) != len(expected[slot]):
+            archive._fail(f"optimizer slot {slot!r} has the wrong number of arrays")
+        slots[slot] = [archive.array(spec, ref.shape, ref.dtype, f"optimizer slot {slot!r}")
+                       for spec, ref in zip(specs, expected[slot])]
+    iterations = state.get("iterations")
+    if not isinstance(iterations, int) or iterations < 0:
+        archive._fail("its optimizer iteration count is invalid")
+    optimizer.set_state({"iterations": iterations, "slots": slots})
+
+
+def load_weights(model, filepath):
+    """Load weights from a file written by ``save`` or ``save_weights`` into ``model``."""
+    model._require_built("load_weights()")
+    with _Archive(filepath) as archive:
+        _load_weights_into(archive, model)

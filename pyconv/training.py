@@ -1,0 +1,633 @@
+"""compile / fit / evaluate / predict: the training loop behind ``Sequential``.
+
+`Trainer` is a mixin; the model class provides ``_layers`` (built layers),
+``_rng`` (its numpy Generator), ``build``, ``built``, ``dtype`` and
+``_input_shape`` (no batch axis).
+
+The loop validates everything once per call (``x``, ``y``, weights, shapes),
+then runs each batch by calling the layers' ``forward``/``backward`` directly
+on arrays it produced itself: batches are taken with index arrays into a
+reused buffer (or are plain views when not shuffling), the optimizer updates
+the live weight arrays in place, and callbacks that do not override a hook
+cost nothing.
+
+``Ctrl-C`` during ``fit`` (in the main thread) is deferred to the end of the
+current batch: the batch and its optimizer step complete, ``on_train_end``
+runs, a note is printed and ``fit`` returns the history so far. A second
+``Ctrl-C`` before the batch ends interrupts immediately, as usual.
+
+``verbose="auto"`` is 1 (a live bar) when ``sys.stdout`` is a terminal and 2
+(one line per epoch) otherwise; it is 0 (quiet) in worker processes
+(joblib/loky, multiprocessing, whose process name is not ``"MainProcess"``)
+and in threads other than the main thread (joblib's threading backend, dask
+workers).
+"""
+import math
+import multiprocessing
+import signal
+import threading
+
+import numpy as np
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from ._progbar import is_interactive
+from ._validation import as_float_array, check_int, fail
+from .callbacks import CallbackList
+
+__all__ = ["Trainer", "resolve_verbose"]
+
+_NO_COMPILE_MESSAGE = ("You must call compile() before {what}(): "
+                       "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy').")
+
+
+def _in_worker():
+    """True inside a worker process or a non-main thread."""
+    if multiprocessing.current_process().name != "MainProcess":
+        return True
+    return threading.current_thread() is not threading.main_thread()
+
+
+def resolve_verbose(verbose):
+    """Turn ``"auto"`` into 0, 1 or 2 (see the module docstring); check ints."""
+    if isinstance(verbose, str):
+        if verbose != "auto":
+            fail(ValueError, "verbose", "'auto', 0, 1 or 2", repr(verbose))
+        if _in_worker():
+            return 0
+        return 1 if is_interactive() else 2
+    if isinstance(verbose, bool):
+        return int(verbose)
+    verbose = check_int(verbose, "verbose", min_value=0)
+    if verbose > 2:
+        fail(ValueError, "verbose", "'auto', 0, 1 or 2", verbose)
+    return verbose
+
+
+class _SigintDeferrer:
+    """Turn the first SIGINT into a flag while active (main thread only)."""
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous = None
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        if self.interrupted:          # second Ctrl-C: interrupt right away
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+        return False
+
+
+def _batch_slices(n_samples, batch_size):
+    return [(start, min(start + batch_size, n_samples))
+            for start in range(0, n_samples, batch_size)]
+
+
+class _Batcher:
+    """Yields ``(x, y, w)`` batches: views in order, or gathered into buffers."""
+
+    def __init__(self, x, y, w, batch_size):
+        self.x, self.y, self.w = x, y, w
+        self.batch_size = batch_size
+        self.slices = _batch_slices(len(x), batch_size)
+        self._buffers = {}
+
+    def __len__(self):
+        return len(self.slices)
+
+    def _buffer(self, size):
+        buf = self._buffers.get(size)
+        if buf is None:
+            buf = np.empty((size,) + self.x.shape[1:], dtype=self.x.dtype)
+            self._buffers[size] = buf
+        return buf
+
+    def batch(self, step, order=None):
+        start, stop = self.slices[step]
+        if order is None:
+            xb = self.x[start:stop]
+            yb = self.y[start:stop] if self.y is not None else None
+            wb = self.w[start:stop] if self.w is not None else None
+            return xb, yb, wb
+        idx = order[start:stop]
+        xb = np.take(self.x, idx, axis=0, out=self._buffer(stop - start))
+        yb = self.y[idx] if self.y is not None else None
+        wb = self.w[idx] if self.w is not None else None
+        return xb, yb, wb
+
+
+def _activation_name(layer):
+    act = getattr(layer, "activation", None)
+    if isinstance(act, str):
+        return act
+    return getattr(act, "name", getattr(act, "__name__", None))
+
+
+def _fusion_kind(layer, wanted, output_shape):
+    """How the loss fuses with the last layer's ``wanted`` activation.
+
+    ``"skip"``: the layer is a pure Softmax/Activation layer, skipped in the
+    backward pass. ``"inside"``: the activation is fused inside the layer
+    (``Dense(..., activation="softmax")``); its backward then starts from the
+    pre-activation gradient. ``None``: no fusion.
+    """
+    if not wanted or len(output_shape) != 1:
+        return None
+    kind = type(layer).__name__
+    if kind == "Softmax":
+        return "skip" if wanted == "softmax" and getattr(layer, "axis", -1) in (-1, 1) else None
+    name = _activation_name(layer)
+    if name != wanted:
+        return None
+    if kind == "Activation":
+        return "skip"
+    if callable(getattr(type(layer), "_activation_grad", None)):
+        return "inside"
+    return None
+
+
+def _identity(grad):
+    return grad
+
+
+def _backward_from_logits(layer, grad, need_input_grad):
+    """``layer.backward`` with the gradient taken wrt its pre-activation output."""
+    layer.__dict__["_activation_grad"] = _identity   # shadows the class method
+    try:
+        return layer.backward(grad, need_input_grad=need_input_grad)
+    finally:
+        del layer.__dict__["_activation_grad"]
+
+
+class _Tracker:
+    """Batch-size-weighted running mean of the loss."""
+
+    __slots__ = ("total", "count")
+
+    def __init__(self):
+        self.total = 0.0
+        self.count = 0
+
+    def update(self, value, n):
+        self.total += value * n
+        self.count += n
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class Trainer:
+    """Mixin giving a model compile/fit/evaluate/predict (Keras 3 semantics)."""
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Configure the model for training.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer, default "rmsprop"
+            ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an instance.
+        loss : str or Loss
+            ``"sparse_categorical_crossentropy"``, ``"categorical_crossentropy"``,
+            ``"binary_crossentropy"``, ``"mse"``, ``"mae"`` or an instance.
+        metrics : list, optional
+            Names (``"accuracy"``/``"acc"`` resolved from the loss and shapes,
+            ``"mse"``, ``"mae"``, ...), Metric instances or functions.
+        """
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = None if loss is None else losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            fail(TypeError, "metrics", "a list such as ['accuracy']", repr(metrics))
+        self._metric_identifiers = list(metrics)
+        self.metrics = [metrics_module.get(m) for m in self._metric_identifiers]
+        names = ["loss"] + [m.name for m in self.metrics]
+        if len(set(names)) != len(names):
+            fail(ValueError, "metrics", "metrics with distinct names (and none named 'loss')",
+                 names[1:])
+        self.compiled = True
+        self._fused = None
+        self._reg_layers = None
+
+    @property
+    def metrics_names(self):
+        """``["loss", *metric names]`` once compiled."""
+        if not getattr(self, "compiled", False):
+            return []
+        return ["loss"] + [m.name for m in self.metrics]
+
+    def _require_compiled(self, what):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(_NO_COMPILE_MESSAGE.format(what=what))
+        if self.loss is None:
+            fail(ValueError, "loss", f"given to compile() before {what}()", None)
+
+    # ------------------------------------------------------------- validation
+    def _prepare_x(self, x, name="x"):
+        dtype = self.dtype
+        x = as_float_array(x, name, dtype=dtype)
+        if x.ndim < 2:
+            fail(ValueError, name, "an array of shape (n_samples, ...) with a batch axis",
+                 f"shape {x.shape}")
+        if not self.built:
+            self.build(x.shape[1:])
+        expected = tuple(self._input_shape)
+        if x.shape[1:] != expected:
+            fail(ValueError, name, "an array of shape (n_samples, "
+                 f"{', '.join(map(str, expected))}) for this model", f"shape {x.shape}")
+        return x
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, names=("x", "y")):
+        x = self._prepare_x(x, names[0])
+        if y is None:
+            fail(ValueError, names[1], "an array of targets", None)
+        try:
+            y = self.loss.prepare_targets(y, self._output_shape, self.dtype, len(x))
+        except (ValueError, TypeError) as exc:
+            if names[1] == "y" or f"`{names[1]}`" in str(exc):
+                raise
+            raise type(exc)(str(exc).replace("`y`", f"`{names[1]}`")) from None
+        weights = None
+        if sample_weight is not None:
+            weights = losses_module._check_sample_weight(sample_weight, len(x))
+        if class_weight is not None:
+            cw = self._class_weights(y, class_weight)
+            weights = cw if weights is None else weights * cw
+        return x, y, weights
+
+    def _class_weights(self, y, class_weight):
+        if not isinstance(class_weight, dict):
+            fail(TypeError, "class_weight", "a dict {class index: weight}", repr(class_weight))
+        if y.ndim == 1 and y.dtype.kind in "iu":
+            labels = y
+        elif y.ndim == 2 and y.shape[1] > 1:
+            labels = np.argmax(y, axis=1)
+        elif y.ndim == 2 and y.shape[1] == 1:
+            labels = np.round(y[:, 0]).astype(np.intp)
+        else:
+            fail(ValueError, "class_weight", "used with class labels (classification targets)",
+                 f"targets of shape {y.shape}")
+        table = np.ones(max(int(labels.max(initial=0)) + 1,
+                            max((int(k) + 1 for k in class_weight), default=0)))
+        for key, value in class_weight.items():
+            key = check_int(key, "class_weight keys", min_value=0)
+            table[key] = float(value)
+        return table[labels]
+
+    def _fused_loss(self):
+        """How the loss fuses with the last layer (see `_fusion_kind`)."""
+        if self._fused is None:
+            self._fused = _fusion_kind(self._layers[-1], self.loss.fused_activation,
+                                       self._output_shape) or ""
+        return self._fused
+
+    def _trainable(self):
+        layers = [layer for layer in self._layers if layer.trainable and layer.trainable_weights]
+        variables = [w for layer in layers for w in layer.trainable_weights]
+        return layers, variables
+
+    def _regularized_layers(self):
+        """Layers whose ``regularization_loss`` may be non-zero (decided once per call)."""
+        from .layers.base import Layer
+
+        found = []
+        for layer in self._layers:
+            custom = type(layer).regularization_loss is not Layer.regularization_loss
+            specs = getattr(layer, "_weights", None)
+            declared = specs is None or any(
+                getattr(entry[0], "regularizer", None) is not None for entry in specs
+                if isinstance(entry, tuple))
+            if custom or declared:
+                found.append(layer)
+        self._reg_layers = found
+        return found
+
+    def _regularization_loss(self):
+        layers = getattr(self, "_reg_layers", None)
+        if layers is None:
+            layers = self._regularized_layers()
+        total = 0.0
+        for layer in layers:
+            total += layer.regularization_loss()
+        return float(total)
+
+    # --------------------------------------------------------- compute steps
+    def _forward(self, x, training=False):
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _train_step(self, x, y, w, layers, variables):
+        """One optimisation step; returns (loss, y_pred)."""
+        y_pred = self._forward(x, training=True)
+        loss = self.loss
+        n = len(x)
+        per_sample = loss.call(y, y_pred)
+        if w is not None:
+            per_sample = per_sample * w
+        value = float(np.sum(per_sample, dtype=np.float64))
+        if loss.reduction != "sum":
+            value /= n
+        value += self._regularization_loss()
+        fused = self._fused_loss()
+        grad = loss.logits_gradient(y, y_pred) if fused else loss.gradient(y, y_pred)
+        scale = 1.0 if loss.reduction == "sum" else 1.0 / n
+        if w is not None:
+            grad = grad * (w * scale).astype(grad.dtype).reshape((n,) + (1,) * (grad.ndim - 1))
+        else:
+            grad = grad * scale
+        grad = grad.astype(y_pred.dtype, copy=False)
+        backprop = self._layers[:-1] if fused == "skip" else self._layers
+        last = len(backprop) - 1
+        for position in range(last, -1, -1):
+            layer = backprop[position]
+            need_input_grad = position > 0
+            if position == last and fused == "inside":
+                grad = _backward_from_logits(layer, grad, need_input_grad)
+            else:
+                grad = layer.backward(grad, need_input_grad=need_input_grad)
+        grads = [g for layer in layers for g in layer.grads]
+        self.optimizer.apply(grads, variables)
+        return value, y_pred
+
+    def _test_step(self, x, y, w):
+        y_pred = self._forward(x, training=False)
+        per_sample = self.loss.call(y, y_pred)
+        if w is not None:
+            per_sample = per_sample * w
+        value = float(np.sum(per_sample, dtype=np.float64))
+        if self.loss.reduction != "sum":
+            value /= len(x)
+        return value + self._regularization_loss(), y_pred
+
+    def _logs(self, tracker):
+        logs = {"loss": tracker.result()}
+        for metric in self.metrics:
+            logs[metric.name] = float(metric.result())
+        return logs
+
+    def _reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, x, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train the model for a fixed number of epochs.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, *input_shape)
+        y : array-like
+            Targets as the loss expects them (integer labels for the sparse
+            cross-entropy, one-hot for the categorical one, ...).
+        batch_size : int, default 32
+        epochs : int, default 1
+            Index of the last epoch (training runs ``initial_epoch..epochs-1``).
+        verbose : {"auto", 0, 1, 2}, default "auto"
+        callbacks : list of Callback, optional
+        validation_split : float, default 0.0
+            Fraction of the samples, taken from the end before any shuffling,
+            held out for validation.
+        validation_data : tuple, optional
+            ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``;
+            overrides ``validation_split``.
+        shuffle : bool, default True
+            Shuffle the training samples each epoch (with the model's generator).
+        class_weight : dict, optional
+            ``{class: weight}`` multiplying the per-sample losses.
+        sample_weight : array-like of shape (n_samples,), optional
+            Multiplies the per-sample losses (the loss is ``sum(w * l) / n``).
+        initial_epoch : int, default 0
+
+        Returns
+        -------
+        History
+            ``history.history`` maps ``"loss"``, metric names and their
+            ``"val_"`` forms to per-epoch lists; ``history.epoch`` lists the
+            epochs run.
+        """
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+        epochs = check_int(epochs, "epochs", min_value=0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", min_value=0)
+        verbose = resolve_verbose(verbose)
+        if not 0.0 <= float(validation_split) < 1.0:
+            fail(ValueError, "validation_split", "a float in [0, 1)", validation_split)
+
+        x, y, w = self._prepare_xy(x, y, sample_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                fail(ValueError, "validation_data", "a tuple (x_val, y_val) or "
+                     "(x_val, y_val, sample_weight_val)", type(validation_data).__name__)
+            val = self._prepare_xy(validation_data[0], validation_data[1],
+                                   validation_data[2] if len(validation_data) == 3 else None,
+                                   names=("validation_data[0]", "validation_data[1]"))
+        elif validation_split:
+            split_at = int(math.floor(len(x) * (1.0 - float(validation_split))))
+            if split_at == 0 or split_at == len(x):
+                fail(ValueError, "validation_split", f"leaving samples on both sides of the "
+                     f"split for {len(x)} samples", validation_split)
+            val = (x[split_at:], y[split_at:], None if w is None else w[split_at:])
+            x, y, w = x[:split_at], y[:split_at], None if w is None else w[:split_at]
+        if class_weight is not None:   # training samples only, as Keras
+            cw = self._class_weights(y, class_weight)
+            w = cw if w is None else w * cw
+
+        batcher = _Batcher(x, y, w, batch_size)
+        layers, variables = self._trainable()
+        if not self.optimizer._matches(variables):
+            self.optimizer.build(variables)
+        self._fused = None
+        self._reg_layers = None
+        callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
+                                     model=self, verbose=verbose, epochs=epochs,
+                                     steps=len(batcher))
+        has_batch_begin = callback_list.has("on_train_batch_begin")
+        self.stop_training = False
+        rng = self._rng
+        tracker = _Tracker()
+        logs = {}
+        epoch, step = initial_epoch, -1
+        interrupted = False
+        with _SigintDeferrer() as sigint:
+            try:
+                callback_list.on_train_begin()
+                for epoch in range(initial_epoch, epochs):
+                    self._reset_metrics()
+                    tracker = _Tracker()
+                    callback_list.on_epoch_begin(epoch)
+                    order = rng.permutation(len(x)) if shuffle else None
+                    for step in range(len(batcher)):
+                        if has_batch_begin:
+                            callback_list.on_train_batch_begin(step)
+                        xb, yb, wb = batcher.batch(step, order)
+                        value, y_pred = self._train_step(xb, yb, wb, layers, variables)
+                        tracker.update(value, len(xb))
+                        for metric in self.metrics:
+                            metric.update_state(yb, y_pred)
+                        logs = self._logs(tracker)
+                        callback_list.on_train_batch_end(step, logs)
+                        if sigint.interrupted or self.stop_training:
+                            break
+                    if sigint.interrupted:
+                        interrupted = True
+                        break
+                    epoch_logs = dict(logs)
+                    if val is not None:
+                        val_logs = self._evaluate_arrays(*val, batch_size=batch_size,
+                                                         callback_list=callback_list)
+                        epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    callback_list.on_epoch_end(epoch, epoch_logs)
+                    logs = epoch_logs
+                    if self.stop_training:
+                        break
+            except KeyboardInterrupt:
+                interrupted = True
+            if interrupted:
+                self.stop_training = True
+                print(f"\nTraining interrupted (Ctrl-C) in epoch {epoch + 1}, batch {step + 1}; "
+                      "returning the history of the completed epochs.", flush=True)
+            callback_list.on_train_end(logs)
+        return callback_list.history
+
+    # --------------------------------------------------------------- evaluate
+    def _evaluate_arrays(self, x, y, w, batch_size, callback_list=None):
+        batcher = _Batcher(x, y, w, batch_size)
+        self._reset_metrics()
+        tracker = _Tracker()
+        logs = {}
+        if callback_list is not None:
+            callback_list.on_test_begin()
+        for step in range(len(batcher)):
+            if callback_list is not None:
+                callback_list.on_test_batch_begin(step)
+            xb, yb, wb = batcher.batch(step)
+            value, y_pred = self._test_step(xb, yb, wb)
+            tracker.update(value, len(xb))
+            for metric in self.metrics:
+                metric.update_state(yb, y_pred)
+            logs = self._logs(tracker)
+            if callback_list is not None:
+                callback_list.on_test_batch_end(step, logs)
+        logs = self._logs(tracker)
+        if callback_list is not None:
+            callback_list.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics on ``(x, y)`` in inference mode.
+
+        Returns
+        -------
+        float, list or dict
+            The loss if no metrics were compiled, else ``[loss, *metrics]``;
+            a dict ``{"loss": ..., name: ...}`` with ``return_dict=True``.
+        """
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+        verbose = resolve_verbose(verbose)
+        x, y, w = self._prepare_xy(x, y, sample_weight)
+        self._fused = None
+        self._reg_layers = None
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1,
+                                     steps=len(_batch_slices(len(x), batch_size)))
+        logs = self._evaluate_arrays(x, y, w, batch_size, callback_list)
+        return self._format_logs(logs, return_dict)
+
+    def _format_logs(self, logs, return_dict):
+        if return_dict:
+            return dict(logs)
+        if not self.metrics:
+            return logs["loss"]
+        return [logs[name] for name in self.metrics_names]
+
+    # ---------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """Outputs of the model for ``x``, computed in batches (inference mode).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, *output_shape)
+        """
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+        verbose = resolve_verbose(verbose)
+        x = self._prepare_x(x)
+        slices = _batch_slices(len(x), batch_size)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=len(slices))
+        out = np.empty((len(x),) + tuple(self._output_shape), dtype=self.dtype)
+        callback_list.on_predict_begin()
+        for step, (start, stop) in enumerate(slices):
+            callback_list.on_predict_batch_begin(step)
+            out[start:stop] = self._forward(x[start:stop], training=False)
+            callback_list.on_predict_batch_end(step, {"outputs": out[start:stop]})
+        callback_list.on_predict_end()
+        return out
+
+    # ------------------------------------------------------------ one batch
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimisation step on one batch.
+
+        Returns the batch's loss (and metrics, see :meth:`evaluate`), measured
+        on the predictions made before the update. Metrics are reset at each
+        call, so the values describe this batch only.
+        """
+        self._require_compiled("train_on_batch")
+        x, y, w = self._prepare_xy(x, y, sample_weight, class_weight)
+        layers, variables = self._trainable()
+        self._fused = None
+        self._reg_layers = None
+        self._reset_metrics()
+        value, y_pred = self._train_step(x, y, w, layers, variables)
+        for metric in self.metrics:
+            metric.update_state(y, y_pred)
+        return self._format_logs(self._logs(_single(value, len(x))), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch in inference mode; see :meth:`evaluate`."""
+        self._require_compiled("test_on_batch")
+        x, y, w = self._prepare_xy(x, y, sample_weight)
+        self._fused = None
+        self._reg_layers = None
+        self._reset_metrics()
+        value, y_pred = self._test_step(x, y, w)
+        for metric in self.metrics:
+            metric.update_state(y, y_pred)
+        return self._format_logs(self._logs(_single(value, len(x))), return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs for one batch, in one forward pass (inference mode)."""
+        x = self._prepare_x(x)
+        return np.array(self._forward(x, training=False), dtype=self.dtype, copy=True)
+
+    def __call__(self, x):
+        return self.predict_on_batch(x)
+
+
+def _single(value, n):
+    tracker = _Tracker()
+    tracker.update(value, n)
+    return tracker

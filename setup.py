@@ -1,0 +1,154 @@
+"""Build the compiled kernels of pyconv.
+
+Everything that ``pyproject.toml`` can say lives there; this file only
+declares the Cython extensions, sets the Cython directives in one place and
+probes the real compiler for OpenMP.
+
+Environment variables
+---------------------
+PYCONV_CYTHON_DEBUG=1   bounds checks and wraparound on (a debug build).
+PYCONV_FAIL_NO_OPENMP=1 a compiler without OpenMP is an error, not a warning.
+"""
+import os
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+KERNELS = ["_openmp_helpers", "conv", "pool"]
+# Kernels built a second time with AVX2+FMA code generation; the Python side
+# picks the build matching the CPU at import time (runtime dispatch).
+SIMD_VARIANTS = {"conv": ["avx2"], "pool": ["avx2"]}
+SIMD_FLAGS = {"avx2": ["-mavx2", "-mfma"]}
+
+DEBUG = os.environ.get("PYCONV_CYTHON_DEBUG", "0") == "1"
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "nonecheck": False,
+    "embedsignature": True,
+}
+
+OPENMP_TEST = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d\\n", n);
+        return omp_get_max_threads() > 0 ? 0 : 1;
+    }
+    """
+)
+
+
+def _openmp_flags(compiler):
+    """Return (compile_args, link_args) for OpenMP, or None if unsupported."""
+    if compiler.compiler_type == "msvc":
+        candidates = [(["/openmp"], [])]
+    elif sys.platform == "darwin":
+        candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"])]
+    for cflags, lflags in candidates:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "test_openmp.c")
+            with open(src, "w") as f:
+                f.write(OPENMP_TEST)
+            try:
+                objects = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                compiler.link_executable(
+                    objects, "test_openmp", output_dir=tmp, extra_postargs=lflags
+                )
+            except Exception:  # distutils raises several error types here
+                continue
+            return cflags, lflags
+    return None
+
+
+def _simd_supported(compiler, flags):
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "test_simd.c")
+        with open(src, "w") as f:
+            f.write("#include <immintrin.h>\nint main(void){__m256 a=_mm256_setzero_ps();"
+                    "a=_mm256_fmadd_ps(a,a,a);return (int)_mm256_cvtss_f32(a);}\n")
+        try:
+            compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+        except Exception:  # distutils raises several error types here
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        openmp = _openmp_flags(self.compiler)
+        if openmp is None:
+            message = (
+                "\n" + "*" * 72 + "\n"
+                "pyconv: this compiler does not support OpenMP. The kernels will\n"
+                "be built SERIAL (one thread). Install an OpenMP runtime (libgomp,\n"
+                "or libomp on macOS) for parallel kernels.\n" + "*" * 72
+            )
+            if os.environ.get("PYCONV_FAIL_NO_OPENMP", "0") == "1":
+                raise RuntimeError(message + "\nPYCONV_FAIL_NO_OPENMP=1 makes this an error.")
+            warnings.warn(message)
+            print(message, file=sys.stderr)
+            cflags, lflags = [], []
+        else:
+            cflags, lflags = openmp
+        is_msvc = self.compiler.compiler_type == "msvc"
+        simd_ok = {name: (not is_msvc) and _simd_supported(self.compiler, f)
+                   for name, f in SIMD_FLAGS.items()}
+        kept = []
+        for ext in self.extensions:
+            variant = getattr(ext, "_pyconv_simd", None)
+            if variant is not None:
+                if not simd_ok[variant]:
+                    print(f"pyconv: skipping {ext.name} (compiler lacks {variant})",
+                          file=sys.stderr)
+                    continue
+                ext.extra_compile_args += SIMD_FLAGS[variant]
+            ext.extra_compile_args += cflags
+            ext.extra_link_args += lflags
+            if not is_msvc:
+                ext.extra_compile_args += ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+            kept.append(ext)
+        self.extensions = kept
+        super().build_extensions()
+
+
+def _extensions():
+    exts = []
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
+    for name in KERNELS:
+        src = f"pyconv/_kernels/{name}.pyx"
+        exts.append(Extension(f"pyconv._kernels.{name}", [src],
+                              include_dirs=[np.get_include()], define_macros=macros))
+        for variant in SIMD_VARIANTS.get(name, []):
+            # A thin module that includes the same kernel source; compiled
+            # with the variant's code-generation flags.
+            vsrc = f"pyconv/_kernels/{name}_{variant}.pyx"
+            ext = Extension(f"pyconv._kernels.{name}_{variant}", [vsrc],
+                            include_dirs=[np.get_include()], define_macros=macros)
+            ext._pyconv_simd = variant
+            exts.append(ext)
+    exts = cythonize(exts, compiler_directives=DIRECTIVES, quiet=True)
+    # cythonize returns new Extension objects; carry our marker over.
+    for ext in exts:
+        for variant in SIMD_FLAGS:
+            if ext.name.endswith("_" + variant):
+                ext._pyconv_simd = variant
+    return exts
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})
