@@ -79,8 +79,18 @@ def get_num_threads():
     return effective_n_threads()
 
 
-def effective_n_threads():
-    """Resolve the thread count for one kernel call (from Python, per call)."""
+# Below this many floating-point operations per thread, waking another thread
+# costs more than it saves (and on a busy host an OpenMP barrier can wait
+# milliseconds for a descheduled thread).
+MIN_WORK_PER_THREAD = 256 * 1024
+
+
+def effective_n_threads(work=None):
+    """Resolve the thread count for one kernel call (from Python, per call).
+
+    ``work`` is an estimate of the call's floating-point operations; small
+    calls use fewer threads. Results never depend on the thread count.
+    """
     global _fork_warned, _used_parallel
     if _parent_pid == -1 and _omp.openmp_enabled():
         if not _fork_warned:
@@ -95,6 +105,8 @@ def effective_n_threads():
     n = _omp.omp_get_max_threads()
     if _user_threads is not None:
         n = min(n, _user_threads)
+    if work is not None:
+        n = min(n, int(work) // MIN_WORK_PER_THREAD)
     n = max(1, n)
     if n > 1:
         _used_parallel = True

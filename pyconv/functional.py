@@ -165,15 +165,82 @@ def _fold_padded_grad(grad_padded, shape, padding, padding_mode):
     return np.ascontiguousarray(fold_h @ grad_padded @ fold_w)
 
 
-def _tile_size(k, positions, batch, n_threads, itemsize):
+def _tile_size(k, positions, batch, n_threads, itemsize, row=None):
     """Output positions per im2col tile: the tile fits ``_TILE_BYTES`` but
     keeps at least 64 columns for an efficient GEMM, and there are enough
-    tiles to occupy every thread."""
+    tiles to occupy every thread.
+
+    With ``row`` (the output width), the tile is a whole number of output
+    rows when one row fits (the kernel's faster im2col path), and the tiles
+    of an image are balanced (no thin remainder tile).
+    """
     tile = max(64, _TILE_BYTES // max(1, k * itemsize))
     tile = min(tile, positions)
     while batch * -(-positions // tile) < n_threads and tile > 64:
         tile = max(64, tile // 2)
+    if row is not None and row <= tile:
+        rows = positions // row
+        n_tiles = -(-rows // max(1, tile // row))
+        tile = row * -(-rows // n_tiles)
     return tile
+
+
+# Winograd F(2x2, 3x3): B^T d B, G g G^T, A^T m A (Lavin & Gray, 2016).
+_WINO_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# Bytes of the per-thread transformed tiles (input and output) per block.
+_WINO_BYTES = 1024 * 1024
+# Smallest channel counts for which Winograd's GEMMs (inner size C) pay off.
+_WINO_MIN_CHANNELS = 16
+
+
+def _use_winograd(x_dtype, weight_shape, stride, dilation, groups):
+    """Winograd runs for float32 3x3 stride-1 undilated dense layers with
+    enough channels; float64 keeps the exact im2col path."""
+    c_out, c_in, kh, kw = weight_shape
+    return (x_dtype == np.float32 and (kh, kw) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and groups == 1
+            and min(c_in, c_out) >= _WINO_MIN_CHANNELS)
+
+
+def _winograd_weights(weight):
+    """U[16, C_out, C_in] = G g G^T, computed in float64."""
+    u = np.einsum("ia,ocab,jb->ijoc", _WINO_G, weight.astype(np.float64), _WINO_G,
+                  optimize=True)
+    return np.ascontiguousarray(u.reshape(16, weight.shape[0], weight.shape[1]),
+                                dtype=weight.dtype)
+
+
+def _winograd_rows(c_in, c_out, out_h, out_w, batch, n_threads, itemsize):
+    """Rows of 2x2 output tiles per Winograd block: the block's transformed
+    tiles fit ``_WINO_BYTES``, blocks are balanced, and there are enough
+    blocks to occupy every thread."""
+    tile_rows, tiles_per_row = (out_h + 1) // 2, (out_w + 1) // 2
+    rb = max(1, _WINO_BYTES // (16 * (c_in + c_out) * itemsize * tiles_per_row))
+    n_blocks = -(-tile_rows // min(rb, tile_rows))
+    while batch * n_blocks < n_threads and n_blocks < tile_rows:
+        n_blocks += 1
+    return -(-tile_rows // n_blocks)
+
+
+def _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_threads):
+    n, c_in = x.shape[:2]
+    c_out, ho, wo = out.shape[1:]
+    rb = _winograd_rows(c_in, c_out, ho, wo, n, n_threads, x.itemsize)
+    size = kernels.winograd_workspace_size(c_in, c_out, (wo + 1) // 2, rb)
+    workspace = _workspace("col", (n_threads, size), x.dtype)
+    with blas_single_threaded():
+        kernels.conv2d_winograd_forward(x, _winograd_weights(weight), bias, out, workspace,
+                                        top, left, has_bias, rb, n_threads)
+    return out
+
+
+def _flipped_weight(weight, groups):
+    """Weights of the stride-1 convolution that computes the input gradient:
+    per group, in/out channels swapped and the kernel rotated by 180 degrees."""
+    c_out, c_per_group, kh, kw = weight.shape
+    flipped = weight.reshape(groups, c_out // groups, c_per_group, kh, kw)
+    flipped = flipped.transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return np.ascontiguousarray(flipped.reshape(groups * c_per_group, c_out // groups, kh, kw))
 
 
 def _n_chunks(batch, partial_size, itemsize):
@@ -210,13 +277,15 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
     if not has_bias:
         bias = np.zeros(1, dtype=x.dtype)
     kernels = _dispatch.kernels("conv")
-    n_threads = effective_n_threads()
+    n_threads = effective_n_threads(2 * n * c_out * ho * wo * c_per_group * kh * kw)
     if _is_depthwise(weight, groups, c_in):
         kernels.conv2d_depthwise_forward(x, weight, bias, out, stride[0], stride[1], top, left,
                                          dilation[0], dilation[1], has_bias, n_threads)
         return out
+    if _use_winograd(x.dtype, weight.shape, stride, dilation, groups):
+        return _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_threads)
     k = c_per_group * kh * kw
-    tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize)
+    tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize, row=wo)
     workspace = _workspace("col", (n_threads, k * tile), x.dtype)
     with blas_single_threaded():
         kernels.conv2d_forward(x, weight, bias, out, workspace, stride[0], stride[1], top, left,
@@ -242,7 +311,8 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     sh, sw = stride
     dh, dw = dilation
     kernels = _dispatch.kernels("conv")
-    n_threads = effective_n_threads()
+    n_threads = effective_n_threads(
+        4 * grad_output.size * c_per_group * kh * kw)
     dtype = x.dtype
     grad_weight = np.empty(weight.shape, dtype=dtype)
     grad_bias = np.empty(c_out, dtype=dtype) if need_bias_grad else None
@@ -270,14 +340,53 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
         if need_input_grad:
             kernels.conv2d_depthwise_backward_input(grad_output, weight, grad_x, sh, sw, top,
                                                     left, dh, dw, n_threads)
+    elif _use_winograd(dtype, weight.shape, stride, dilation, groups):
+        ho, wo = grad_output.shape[2:]
+        rb = _winograd_rows(c_in, c_out, ho, wo, 1, 1, x.itemsize)
+        size = kernels.winograd_workspace_size(c_in, c_out, (wo + 1) // 2, rb)
+        workspace = _workspace("col", (n_threads, size), dtype)
+        chunks = _n_chunks(n, 16 * c_out * c_in, x.itemsize)
+        chunk = -(-n // chunks)
+        chunks = -(-n // chunk)
+        part_u = _workspace("grad_w_partial", (chunks, 16 * c_out * c_in), dtype)
+        part_b = _workspace("grad_b_partial", (chunks, c_out), dtype)
+        with blas_single_threaded():
+            kernels.conv2d_winograd_backward_weight(x, grad_output, part_u, part_b, workspace,
+                                                    top, left, need_bias_grad, chunk, rb,
+                                                    n_threads)
+        grad_u = np.empty(16 * c_out * c_in, dtype=dtype)
+        kernels.reduce_partials(part_u, grad_u, n_threads)
+        grad_u = grad_u.reshape(4, 4, c_out, c_in).astype(np.float64)
+        grad_weight[...] = np.einsum("ia,ijoc,jb->ocab", _WINO_G, grad_u, _WINO_G,
+                                     optimize=True)
+        if need_input_grad:
+            # The input gradient of a stride-1 convolution is the convolution
+            # of grad_output with the flipped weights (padding 2 - padding).
+            _winograd_forward(kernels, grad_output, _flipped_weight(weight, 1), part_b[:1, 0],
+                              grad_x, kh - 1 - top, kw - 1 - left, False, n_threads)
+        if need_bias_grad:
+            kernels.reduce_partials(part_b, grad_bias, n_threads)
+        return grad_x, grad_weight, grad_bias
     else:
-        tile = _tile_size(k, positions, n, n_threads, x.itemsize)
+        tile = _tile_size(k, positions, n, n_threads, x.itemsize, row=grad_output.shape[3])
         workspace = _workspace("col", (n_threads, k * tile), dtype)
+        flip_top, flip_left = dh * (kh - 1) - top, dw * (kw - 1) - left
         with blas_single_threaded():
             kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh, kw,
                                            sh, sw, top, left, dh, dw, groups, need_bias_grad,
                                            chunk, tile, n_threads)
-            if need_input_grad:
+            if need_input_grad and (sh, sw) == (1, 1) and min(flip_top, flip_left) >= 0:
+                # Stride 1: the input gradient is a forward convolution of
+                # grad_output with the flipped weights -- no col2im scatter,
+                # and tiles (not whole images) are the unit of parallel work.
+                flipped = _flipped_weight(weight, groups)
+                k_in = flipped.shape[1] * kh * kw
+                tile = _tile_size(k_in, h * w, n, n_threads, x.itemsize, row=w)
+                workspace = _workspace("col", (n_threads, k_in * tile), dtype)
+                kernels.conv2d_forward(grad_output, flipped, part_b[0], grad_x, workspace,
+                                       1, 1, flip_top, flip_left, dh, dw, groups, False,
+                                       tile, n_threads)
+            elif need_input_grad:
                 tile = min(positions, max(64, _TILE_BYTES // max(1, k * x.itemsize)))
                 workspace = _workspace("col", (n_threads, k * tile), dtype)
                 kernels.conv2d_backward_input(grad_output, weight, grad_x, workspace, sh, sw,
@@ -400,6 +509,12 @@ def _pool_output_shape(input_shape, kernel, stride, padding, dilation, ceil_mode
     return (n, c, h_out, w_out)
 
 
+def _pool_work(big, small):
+    """Work estimate of a pooling call: the elements it reads and writes,
+    weighted like a few floating-point operations each."""
+    return 8 * (big.size + small.size)
+
+
 def _max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     """Max pooling of a float NCHW array; returns ``(y, indices)``.
 
@@ -412,7 +527,7 @@ def _max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     indices = np.empty(shape, dtype=np.int64)
     _dispatch.kernels("pool").max_pool2d_forward(
         x, y, indices, kernel[0], kernel[1], stride[0], stride[1],
-        padding[0], padding[1], dilation[0], dilation[1], effective_n_threads())
+        padding[0], padding[1], dilation[0], dilation[1], effective_n_threads(_pool_work(x, y)))
     return y, indices
 
 
@@ -424,7 +539,7 @@ def _max_pool2d_backward(grad_output, indices, input_shape):
     # The kernel zeroes grad_x itself.
     grad_x = np.empty(tuple(input_shape), dtype=grad_output.dtype)
     _dispatch.kernels("pool").max_pool2d_backward(
-        grad_output, indices, grad_x, effective_n_threads())
+        grad_output, indices, grad_x, effective_n_threads(_pool_work(grad_x, grad_output)))
     return grad_x
 
 
@@ -436,7 +551,7 @@ def _avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad
     y = np.empty(shape, dtype=x.dtype)
     _dispatch.kernels("pool").avg_pool2d_forward(
         x, y, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
-        bool(count_include_pad), divisor_override or 0, effective_n_threads())
+        bool(count_include_pad), divisor_override or 0, effective_n_threads(_pool_work(x, y)))
     return y
 
 
@@ -454,7 +569,7 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel, stride, padding, ceil
     _dispatch.kernels("pool").avg_pool2d_backward(
         grad_output, grad_x, kernel[0], kernel[1], stride[0], stride[1],
         padding[0], padding[1], bool(count_include_pad), divisor_override or 0,
-        effective_n_threads())
+        effective_n_threads(_pool_work(grad_x, grad_output)))
     return grad_x
 
 
