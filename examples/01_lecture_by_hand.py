@@ -9,7 +9,7 @@ Writes nothing.
 """
 import numpy as np
 
-from pyconv.functional import conv2d
+from pyconv.functional import conv2d, max_pool2d
 from pyconv.image import filter2d, gaussian_kernel_5x5
 
 mismatches = []
@@ -75,12 +75,7 @@ show("output[0, :, :]", out[0, 0], [[0.5, 79], [19, 709.5]])
 # --- 4. Max pooling ---------------------------------------------------------
 print("\n4. MaxPool(k=2, stride=2) of [[1, 4], [2, 9]]")
 window = np.array([[1, 4], [2, 9]], dtype=np.float64)[np.newaxis, np.newaxis]
-try:
-    from pyconv.functional import max_pool2d
-except ImportError:  # older pyconv without pooling: the same window max by hand
-    pooled = window.reshape(1, 1, 1, 2, 1, 2).max(axis=(3, 5))
-else:
-    pooled = max_pool2d(window, kernel_size=2, stride=2)
+pooled = max_pool2d(window, kernel_size=2, stride=2)
 show("max over the 2x2 window", pooled[0, 0, 0, 0], 9)
 
 # --- 5. Parameter counts of fully connected first layers --------------------
