@@ -65,6 +65,40 @@ class ActivationFunction:
         The name `get` knows it by.
     needs_input : bool
         Whether `backward` needs the pre-activation input ``x``.
+
+    Examples
+    --------
+    A custom "square" activation: its gradient ``2 * x`` needs the input.
+
+    >>> import numpy as np
+    >>> from pyconv.activations import ActivationFunction, get
+    >>> class Square(ActivationFunction):
+    ...     name = "square"
+    ...     needs_input = True
+    ...     def forward(self, x, out=None):
+    ...         return np.square(x, out=out) if out is not None else np.square(x)
+    ...     def backward(self, grad, x, y):
+    ...         return grad * 2 * x
+    >>> square = Square()
+    >>> x = np.array([-1.0, 0.5, 3.0])
+    >>> square(x)
+    array([1.  , 0.25, 9.  ])
+    >>> square.backward(np.ones(3), x, square(x))
+    array([-2.,  1.,  6.])
+
+    The built-in ones pair the same way; the sigmoid's gradient comes from
+    its output alone, ``y * (1 - y)``:
+
+    >>> sigmoid = get("sigmoid")
+    >>> y = sigmoid(np.array([0.0, 2.0]))
+    >>> sigmoid.needs_input, sigmoid.backward(np.ones(2), None, y).round(4)
+    (False, array([0.25 , 0.105]))
+
+    Layers accept the object itself:
+
+    >>> from pyconv.layers import Dense
+    >>> Dense(2, activation=square).activation.name
+    'square'
     """
 
     name = "linear"
@@ -247,7 +281,17 @@ def _as_float(x):
 
 
 def linear(x):
-    """Identity.
+    """Identity (returns a float copy).
+
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+
+    Returns
+    -------
+    ndarray
+        A copy of ``x``.
 
     Examples
     --------
@@ -263,10 +307,30 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     Values below ``threshold`` become ``negative_slope * (x - threshold)``;
     values are capped at ``max_value``.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+    negative_slope : float, default=0.0
+        Slope below ``threshold`` (0 gives the plain ReLU).
+    max_value : float, optional
+        Upper cap (6.0 gives ReLU6); no cap by default.
+    threshold : float, default=0.0
+        Values below it are damped by ``negative_slope``.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
     Examples
     --------
+    >>> relu(np.array([-2.0, 0.5, 9.0]))
+    array([0. , 0.5, 9. ])
     >>> relu(np.array([-2.0, 0.5, 9.0]), max_value=6.0)
     array([0. , 0.5, 6. ])
+    >>> relu(np.array([-2.0, 0.5, 9.0]), negative_slope=0.1, threshold=1.0)
+    array([-0.3 , -0.05,  9.  ])
     """
     x = _as_float(x)
     return _relu_general(x, negative_slope, max_value, threshold)
@@ -292,10 +356,24 @@ def _relu_general_grad(grad, x, negative_slope, max_value, threshold):
 def leaky_relu(x, negative_slope=0.2):
     """``x`` for positive values, ``negative_slope * x`` otherwise.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+    negative_slope : float, default=0.2
+        Slope for negative inputs (Keras 3's default).
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
     Examples
     --------
     >>> leaky_relu(np.array([-1.0, 1.0]))
     array([-0.2,  1. ])
+    >>> leaky_relu(np.array([-1.0, 1.0]), negative_slope=0.01)
+    array([-0.01,  1.  ])
     """
     return _LeakyReLU(negative_slope).forward(_as_float(x))
 
@@ -303,10 +381,20 @@ def leaky_relu(x, negative_slope=0.2):
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+
+    Returns
+    -------
+    ndarray
+        Values in [0, 1], same shape as ``x``.
+
     Examples
     --------
-    >>> sigmoid(np.array([0.0]))
-    array([0.5])
+    >>> sigmoid(np.array([-1000.0, 0.0, 2.0])).round(4)
+    array([0.    , 0.5   , 0.8808])
     """
     return _REGISTRY["sigmoid"].forward(_as_float(x))
 
@@ -314,10 +402,20 @@ def sigmoid(x):
 def tanh(x):
     """Hyperbolic tangent.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+
+    Returns
+    -------
+    ndarray
+        Values in [-1, 1], same shape as ``x``.
+
     Examples
     --------
-    >>> tanh(np.array([0.0]))
-    array([0.])
+    >>> tanh(np.array([-1.0, 0.0, 1.0])).round(4)
+    array([-0.7616,  0.    ,  0.7616])
     """
     return np.tanh(_as_float(x))
 
@@ -325,10 +423,24 @@ def tanh(x):
 def softmax(x, axis=-1):
     """Softmax along ``axis`` (max-shifted, so large inputs do not overflow).
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+    axis : int, default=-1
+        The axis that sums to one.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``; non-negative, summing to 1 along ``axis``.
+
     Examples
     --------
     >>> softmax(np.array([[0.0, 0.0]]))
     array([[0.5, 0.5]])
+    >>> softmax(np.array([[1000.0, 1000.0 + np.log(3.0)]]))
+    array([[0.25, 0.75]])
     """
     return _Softmax(axis).forward(_as_float(x))
 
@@ -336,10 +448,22 @@ def softmax(x, axis=-1):
 def elu(x, alpha=1.0):
     """Exponential linear unit: ``x`` if positive, else ``alpha * (exp(x) - 1)``.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+    alpha : float, default=1.0
+        The value negative inputs saturate to is ``-alpha``.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
     Examples
     --------
-    >>> elu(np.array([1.0, 0.0]))
-    array([1., 0.])
+    >>> elu(np.array([-20.0, -1.0, 0.0, 2.0])).round(4)
+    array([-1.    , -0.6321,  0.    ,  2.    ])
     """
     return _ELU(alpha).forward(_as_float(x))
 
@@ -347,10 +471,24 @@ def elu(x, alpha=1.0):
 def gelu(x, approximate=False):
     """Gaussian error linear unit ``x * Phi(x)`` (tanh approximation if asked).
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+    approximate : bool, default=False
+        Use the tanh approximation instead of the exact ``erf`` form.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
     Examples
     --------
-    >>> gelu(np.array([0.0]))
-    array([0.])
+    >>> gelu(np.array([-1.0, 0.0, 1.0])).round(4)
+    array([-0.1587,  0.    ,  0.8413])
+    >>> gelu(np.array([-1.0, 0.0, 1.0]), approximate=True).round(4)
+    array([-0.1588,  0.    ,  0.8412])
     """
     return _GELU(approximate).forward(_as_float(x))
 
@@ -358,10 +496,20 @@ def gelu(x, approximate=False):
 def swish(x):
     """Swish / SiLU: ``x * sigmoid(x)``.
 
+    Parameters
+    ----------
+    x : array-like
+        Input of any shape; integer input is computed in float32.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+
     Examples
     --------
-    >>> swish(np.array([0.0]))
-    array([0.])
+    >>> swish(np.array([-1.0, 0.0, 1.0])).round(4)
+    array([-0.2689,  0.    ,  0.7311])
     """
     return _REGISTRY["swish"].forward(_as_float(x))
 
@@ -420,6 +568,16 @@ def get(identifier, name="activation"):
 
 def serialize(activation):
     """The name of an activation (what `get` takes back).
+
+    Parameters
+    ----------
+    activation : str, callable, ActivationFunction or None
+        Anything `get` accepts.
+
+    Returns
+    -------
+    str
+        The registered name, as stored in a layer's config.
 
     Examples
     --------

@@ -42,7 +42,43 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook is a no-op."""
+    """Base class: every hook is a no-op.
+
+    Override the hooks you need (``on_epoch_end(epoch, logs)``,
+    ``on_train_batch_end(batch, logs)``, ...; see the module docstring).
+    ``self.model`` is the model being trained and ``self.params`` holds
+    ``epochs``, ``steps`` and ``verbose``.
+
+    Examples
+    --------
+    Stop training once the training accuracy reaches a target:
+
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.optimizers import SGD
+    >>> from pyconv.callbacks import Callback
+    >>> class StopAtAccuracy(Callback):
+    ...     def __init__(self, target):
+    ...         super().__init__()
+    ...         self.target = target
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         if logs["accuracy"] >= self.target:
+    ...             print(f"epoch {epoch}: accuracy {logs['accuracy']:.3f} of "
+    ...                   f"{self.params['epochs']} epochs, stopping")
+    ...             self.model.stop_training = True
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 4)).astype("float32")
+    >>> y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    >>> model = Sequential([Dense(2, activation="softmax", input_shape=(4,))], seed=0)
+    >>> model.compile(optimizer=SGD(0.5), loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> history = model.fit(x, y, batch_size=16, epochs=20, verbose=0,
+    ...                     callbacks=[StopAtAccuracy(0.9)])
+    epoch 1: accuracy 0.906 of 20 epochs, stopping
+    >>> history.epoch
+    [0, 1]
+    """
 
     def __init__(self):
         self.model = None
@@ -105,6 +141,37 @@ class CallbackList:
 
     A ``History`` and a ``ProgbarLogger`` are appended when asked for and not
     already present (so user callbacks run before them, as in Keras).
+    ``fit``, ``evaluate`` and ``predict`` build one; it is useful for a
+    training loop of one's own.
+
+    Parameters
+    ----------
+    callbacks : Callback or list of Callback, optional
+        The user's callbacks.
+    add_history : bool, default False
+        Append a `History` unless one is in ``callbacks``.
+    add_progbar : bool, default False
+        Append a `ProgbarLogger` unless one is in ``callbacks``.
+    model : Sequential, optional
+        Given to every callback's ``set_model``.
+    **params
+        The run parameters every callback sees as ``self.params``
+        (``epochs``, ``steps``, ``verbose``).
+
+    Examples
+    --------
+    >>> from pyconv.callbacks import CallbackList, LambdaCallback
+    >>> printer = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs))
+    >>> callbacks = CallbackList([printer], add_history=True, epochs=2, steps=1, verbose=0)
+    >>> [type(cb).__name__ for cb in callbacks.callbacks]
+    ['LambdaCallback', 'History']
+    >>> callbacks.on_train_begin()
+    >>> for epoch, loss in enumerate([0.9, 0.6]):
+    ...     callbacks.on_epoch_end(epoch, {"loss": loss})
+    0 {'loss': 0.9}
+    1 {'loss': 0.6}
+    >>> callbacks.history.history, printer.params["epochs"]
+    ({'loss': [0.9, 0.6]}, 2)
     """
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
@@ -157,6 +224,36 @@ class History(Callback):
     """Record the epoch logs: ``history`` (dict of lists) and ``epoch``.
 
     ``fit`` returns it and sets ``model.history`` to it.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        One list per logged quantity (``loss``, metrics, their ``val_`` forms),
+        one value per epoch.
+    epoch : list of int
+        The epochs run (0-based).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.optimizers import SGD
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 4)).astype("float32")
+    >>> y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    >>> model = Sequential([Dense(2, activation="softmax", input_shape=(4,))], seed=0)
+    >>> model.compile(optimizer=SGD(0.5), loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> history = model.fit(x, y, batch_size=16, epochs=4, verbose=0, validation_split=0.25)
+    >>> history.epoch, model.history is history
+    ([0, 1, 2, 3], True)
+    >>> for key, values in history.history.items():
+    ...     print(f"{key:>12}", np.round(values, 3))
+            loss [0.859 0.517 0.389 0.326]
+        accuracy [0.312 0.792 0.896 0.958]
+        val_loss [0.521 0.331 0.264 0.229]
+    val_accuracy [0.875 0.875 0.938 0.938]
     """
 
     def __init__(self):
@@ -181,7 +278,39 @@ class ProgbarLogger(Callback):
     """Print progress: a bar per epoch (``verbose=1``) or a line (``verbose=2``).
 
     Uses ``self.params["verbose"]``; ``fit``, ``evaluate`` and ``predict``
-    add it automatically when ``verbose`` is not 0.
+    add it automatically when ``verbose`` is not 0. With ``verbose=1`` the
+    bar is redrawn in place only on a terminal; elsewhere (logs, notebooks
+    saved to text, doctests) only the final line of each epoch is printed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.optimizers import SGD
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 4)).astype("float32")
+    >>> y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    >>> model = Sequential([Dense(2, activation="softmax", input_shape=(4,))], seed=0)
+    >>> model.compile(optimizer=SGD(0.5), loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> _ = model.fit(x, y, batch_size=32, epochs=2, verbose=2)
+    Epoch 1/2
+    2/2 - ... - loss: 0.9456 - accuracy: 0.2344
+    Epoch 2/2
+    2/2 - ... - loss: 0.5697 - accuracy: 0.8594
+
+    The same logger driven by hand, one line per epoch with ``verbose=2``:
+
+    >>> from pyconv.callbacks import ProgbarLogger
+    >>> logger = ProgbarLogger()
+    >>> logger.set_params({"epochs": 1, "steps": 3, "verbose": 2})
+    >>> logger.on_epoch_begin(0)
+    Epoch 1/1
+    >>> for step in range(3):
+    ...     logger.on_train_batch_end(step, {"loss": 1.0 / (step + 1)})
+    >>> logger.on_epoch_end(0, {"loss": 0.5})
+    3/3 - ... - loss: 0.5000
     """
 
     def __init__(self):
@@ -541,8 +670,22 @@ class TerminateOnNaN(Callback):
 
     Examples
     --------
+    A NaN hidden in the second batch of the data stops the run of 5 epochs
+    during the first one:
+
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
     >>> from pyconv.callbacks import TerminateOnNaN
-    >>> TerminateOnNaN().on_train_batch_end(0, {"loss": 1.0})  # finite: nothing happens
+    >>> x = np.ones((8, 3), dtype="float32")
+    >>> x[5, 1] = np.nan
+    >>> model = Sequential([Dense(1, input_shape=(3,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> history = model.fit(x, np.zeros(8), batch_size=4, epochs=5, verbose=0,
+    ...                     shuffle=False, callbacks=[TerminateOnNaN()])
+    Batch 1: Invalid loss (nan), terminating training (TerminateOnNaN).
+    >>> history.epoch, history.history["loss"]
+    ([0], [nan])
     """
 
     def on_train_batch_end(self, batch, logs=None):

@@ -79,12 +79,49 @@ class Loss:
     Parameters
     ----------
     name : str, optional
+        Name of the loss (logged as ``"loss"`` by ``fit``).
     reduction : {"sum_over_batch_size", "sum", "none"}
         How :meth:`__call__` reduces the weighted per-sample losses.
+
+    Examples
+    --------
+    The Huber loss as a custom loss: ``call`` gives one value per sample,
+    ``gradient`` its derivative with respect to ``y_pred``.
+
+    >>> import numpy as np
+    >>> from pyconv.losses import Loss
+    >>> class Huber(Loss):
+    ...     def __init__(self, delta=1.0, name="huber", **kwargs):
+    ...         super().__init__(name=name, **kwargs)
+    ...         self.delta = delta
+    ...     def call(self, y_true, y_pred):
+    ...         error = np.abs(y_pred - y_true)
+    ...         quadratic = np.minimum(error, self.delta)
+    ...         values = 0.5 * quadratic ** 2 + self.delta * (error - quadratic)
+    ...         return values.reshape(len(values), -1).mean(axis=1)
+    ...     def gradient(self, y_true, y_pred):
+    ...         n_outputs = y_pred[0].size
+    ...         return np.clip(y_pred - y_true, -self.delta, self.delta) / n_outputs
+    >>> huber = Huber()
+    >>> y_true, y_pred = np.array([0.0, 0.0]), np.array([[0.5], [3.0]])
+    >>> huber(y_true, y_pred)  # (0.125 + 2.5) / 2
+    1.3125
+    >>> Huber(reduction="none")(y_true, y_pred)
+    array([0.125, 2.5  ])
+    >>> huber(y_true, y_pred, sample_weight=[1.0, 0.0])  # still divided by n = 2
+    0.0625
+    >>> huber.gradient(y_true[:, None], y_pred)
+    array([[0.5],
+           [1. ]])
+
+    ``compile`` takes the instance like a built-in loss:
+    ``model.compile(optimizer="adam", loss=Huber(delta=2.0))``.
     """
 
     #: activation whose output this loss can fuse with ("softmax", "sigmoid" or None)
     fused_activation = None
+    #: name used when none is given (subclasses override it)
+    _default_name = "loss"
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         self.name = name if name is not None else self._default_name
@@ -394,6 +431,13 @@ class BinaryCrossentropy(Loss):
 class MeanSquaredError(Loss):
     """Mean of ``(y_pred - y_true)^2`` over the outputs of each sample.
 
+    Parameters
+    ----------
+    name : str, optional
+        Default ``"mean_squared_error"``.
+    reduction : {"sum_over_batch_size", "sum", "none"}, default "sum_over_batch_size"
+        How a call reduces the weighted per-sample losses.
+
     Examples
     --------
     >>> import numpy as np
@@ -413,6 +457,13 @@ class MeanSquaredError(Loss):
 
 class MeanAbsoluteError(Loss):
     """Mean of ``|y_pred - y_true|`` over the outputs of each sample.
+
+    Parameters
+    ----------
+    name : str, optional
+        Default ``"mean_absolute_error"``.
+    reduction : {"sum_over_batch_size", "sum", "none"}, default "sum_over_batch_size"
+        How a call reduces the weighted per-sample losses.
 
     Examples
     --------

@@ -54,7 +54,28 @@ def _per_sample_mean(values):
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    """Per-sample 1.0 where ``argmax(y_pred) == y_true`` (integer labels)."""
+    """Per-sample 1.0 where ``argmax(y_pred) == y_true`` (integer labels).
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,) or (n, 1)
+        Class indices.
+    y_pred : array-like, shape (n, n_classes)
+        Class scores (probabilities or logits: only the argmax matters).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        1.0 for each correctly classified sample, else 0.0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import sparse_categorical_accuracy
+    >>> scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    >>> sparse_categorical_accuracy([1, 1, 1], scores)
+    array([1., 0., 1.])
+    """
     y_true = np.asarray(y_true)
     if y_true.ndim == np.ndim(y_pred) and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
@@ -62,24 +83,112 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 
 def categorical_accuracy(y_true, y_pred):
-    """Per-sample 1.0 where ``argmax(y_pred) == argmax(y_true)`` (one-hot)."""
+    """Per-sample 1.0 where ``argmax(y_pred) == argmax(y_true)`` (one-hot).
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n, n_classes)
+        One-hot (or soft) targets.
+    y_pred : array-like, shape (n, n_classes)
+        Class scores.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        1.0 for each sample whose top class matches, else 0.0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import categorical_accuracy
+    >>> onehot = np.array([[0, 0, 1], [1, 0, 0]])
+    >>> categorical_accuracy(onehot, np.array([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]))
+    array([1., 0.])
+    """
     return (np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)).astype(np.float64)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """Per-sample mean of ``(y_pred > threshold) == y_true``."""
+    """Per-sample mean of ``(y_pred > threshold) == y_true``.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n,) or (n, k)
+        0/1 targets (values above 0.5 count as 1).
+    y_pred : array-like, shape (n,) or (n, k)
+        Probabilities (or any scores compared to ``threshold``).
+    threshold : float, default=0.5
+        Predictions strictly above it count as class 1.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The fraction of correct outputs of each sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import binary_accuracy
+    >>> y_pred = np.array([[0.9], [0.4], [0.6]])
+    >>> binary_accuracy([1, 1, 0], y_pred)
+    array([1., 0., 0.])
+    >>> binary_accuracy([1, 1, 0], y_pred, threshold=0.3)
+    array([1., 1., 0.])
+    """
     y_true, y_pred = _match_rank(y_true, y_pred)
     return _per_sample_mean((y_pred > threshold) == (y_true > 0.5))
 
 
 def mean_squared_error(y_true, y_pred):
-    """Per-sample mean of squared errors."""
+    """Per-sample mean of squared errors.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n,) or (n, ...)
+        Targets.
+    y_pred : array-like, same shape as ``y_true`` (or with a trailing 1)
+        Predictions.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The mean of ``(y_pred - y_true) ** 2`` over all but the first axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import mean_squared_error
+    >>> mean_squared_error(np.array([[0.0, 0.0], [1.0, 1.0]]),
+    ...                    np.array([[1.0, 3.0], [1.0, 1.0]]))
+    array([5., 0.])
+    """
     y_true, y_pred = _match_rank(y_true, y_pred)
     return _per_sample_mean(np.square(y_pred - y_true))
 
 
 def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean of absolute errors."""
+    """Per-sample mean of absolute errors.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n,) or (n, ...)
+        Targets.
+    y_pred : array-like, same shape as ``y_true`` (or with a trailing 1)
+        Predictions.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        The mean of ``|y_pred - y_true|`` over all but the first axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import mean_absolute_error
+    >>> mean_absolute_error(np.array([[0.0, 0.0], [1.0, 1.0]]),
+    ...                     np.array([[1.0, -3.0], [1.0, 1.5]]))
+    array([2.  , 0.25])
+    """
     y_true, y_pred = _match_rank(y_true, y_pred)
     return _per_sample_mean(np.abs(y_pred - y_true))
 
@@ -91,6 +200,35 @@ class Metric:
     Subclasses implement ``update_state(y_true, y_pred, sample_weight=None)``,
     ``result()`` and ``reset_state()``. ``direction`` ("up" or "down") tells
     callbacks in ``mode="auto"`` whether larger is better.
+
+    Parameters
+    ----------
+    name : str, optional
+        The key under which ``fit`` logs the metric (default: the class's
+        default name).
+
+    Examples
+    --------
+    A running maximum of the absolute error, usable in ``compile(metrics=...)``:
+
+    >>> import numpy as np
+    >>> from pyconv.metrics import Metric
+    >>> class MaxAbsError(Metric):
+    ...     _default_name = "max_abs_error"
+    ...     def __init__(self, name=None):
+    ...         super().__init__(name)
+    ...         self.reset_state()
+    ...     def update_state(self, y_true, y_pred, sample_weight=None):
+    ...         error = np.max(np.abs(np.asarray(y_pred) - np.asarray(y_true)))
+    ...         self.value = max(self.value, float(error))
+    ...     def result(self):
+    ...         return self.value
+    ...     def reset_state(self):
+    ...         self.value = 0.0
+    >>> m = MaxAbsError()
+    >>> m.update_state([1.0, 2.0], [1.5, 2.0]); m.update_state([0.0], [-2.0])
+    >>> m.name, m.result(), m.direction
+    ('max_abs_error', 2.0, 'down')
     """
 
     direction = "down"
@@ -118,6 +256,11 @@ class Metric:
 
 class Mean(Metric):
     """Weighted running mean of the values passed to :meth:`update_state`.
+
+    Parameters
+    ----------
+    name : str, default="mean"
+        Logged name.
 
     Examples
     --------
@@ -152,7 +295,30 @@ class Mean(Metric):
 
 
 class MeanMetricWrapper(Mean):
-    """Running mean of a per-sample function ``fn(y_true, y_pred)``."""
+    """Running mean of a per-sample function ``fn(y_true, y_pred)``.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(y_true, y_pred, **kwargs)`` returning one value per sample.
+    name : str, optional
+        Logged name (default: ``fn.__name__``).
+    direction : {"down", "up"}, default="down"
+        Whether smaller ("down") or larger ("up") values are better.
+    **kwargs
+        Extra keyword arguments passed to ``fn`` at every update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import MeanMetricWrapper
+    >>> def max_error(y_true, y_pred):
+    ...     return np.abs(np.asarray(y_pred) - np.asarray(y_true)).max(axis=1)
+    >>> m = MeanMetricWrapper(max_error)
+    >>> m.update_state(np.zeros((2, 3)), np.array([[1.0, -2.0, 0.0], [0.5, 0.0, 0.0]]))
+    >>> m.name, m.result()
+    ('max_error', 1.25)
+    """
 
     def __init__(self, fn, name=None, direction="down", **kwargs):
         super().__init__(name=name if name is not None else getattr(fn, "__name__", "metric"))
@@ -169,35 +335,121 @@ class MeanMetricWrapper(Mean):
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
-    """Accuracy for integer labels against class scores."""
+    """Accuracy for integer labels against class scores.
+
+    Parameters
+    ----------
+    name : str, default="sparse_categorical_accuracy"
+        Logged name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import SparseCategoricalAccuracy
+    >>> m = SparseCategoricalAccuracy()
+    >>> m.update_state([2, 0], np.array([[0.1, 0.2, 0.7], [0.3, 0.6, 0.1]]))
+    >>> m.update_state([1], np.array([[0.2, 0.5, 0.3]]))
+    >>> round(m.result(), 4)
+    0.6667
+    """
 
     def __init__(self, name="sparse_categorical_accuracy"):
         super().__init__(sparse_categorical_accuracy, name=name, direction="up")
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
-    """Accuracy for one-hot targets against class scores."""
+    """Accuracy for one-hot targets against class scores.
+
+    Parameters
+    ----------
+    name : str, default="categorical_accuracy"
+        Logged name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import CategoricalAccuracy
+    >>> m = CategoricalAccuracy()
+    >>> m.update_state(np.eye(3), np.array([[0.8, 0.1, 0.1],
+    ...                                     [0.5, 0.4, 0.1],
+    ...                                     [0.1, 0.1, 0.8]]))
+    >>> round(m.result(), 4)
+    0.6667
+    """
 
     def __init__(self, name="categorical_accuracy"):
         super().__init__(categorical_accuracy, name=name, direction="up")
 
 
 class BinaryAccuracy(MeanMetricWrapper):
-    """Accuracy of ``y_pred > threshold`` against 0/1 targets."""
+    """Accuracy of ``y_pred > threshold`` against 0/1 targets.
+
+    Parameters
+    ----------
+    name : str, default="binary_accuracy"
+        Logged name.
+    threshold : float, default=0.5
+        Predictions strictly above it count as class 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import BinaryAccuracy
+    >>> m = BinaryAccuracy()
+    >>> m.update_state([1, 0, 1, 0], np.array([[0.9], [0.2], [0.4], [0.7]]))
+    >>> m.result()
+    0.5
+    >>> m.get_config()
+    {'name': 'binary_accuracy', 'threshold': 0.5}
+    """
 
     def __init__(self, name="binary_accuracy", threshold=0.5):
         super().__init__(binary_accuracy, name=name, direction="up", threshold=float(threshold))
 
 
 class MeanSquaredError(MeanMetricWrapper):
-    """Running mean squared error."""
+    """Running mean squared error.
+
+    Parameters
+    ----------
+    name : str, default="mean_squared_error"
+        Logged name.
+
+    Examples
+    --------
+    Sample weights weigh each sample's mean:
+
+    >>> import numpy as np
+    >>> from pyconv.metrics import MeanSquaredError
+    >>> m = MeanSquaredError()
+    >>> m.update_state(np.array([0.0, 0.0]), np.array([1.0, 3.0]), sample_weight=[3.0, 1.0])
+    >>> m.result()  # (3 * 1 + 1 * 9) / 4
+    3.0
+    """
 
     def __init__(self, name="mean_squared_error"):
         super().__init__(mean_squared_error, name=name)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
-    """Running mean absolute error."""
+    """Running mean absolute error.
+
+    Parameters
+    ----------
+    name : str, default="mean_absolute_error"
+        Logged name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import MeanAbsoluteError
+    >>> m = MeanAbsoluteError(name="mae")
+    >>> m.update_state(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 1.0]))
+    >>> m.name, m.result()
+    ('mae', 0.8333333333333334)
+    >>> m.reset_state(); m.result()
+    0.0
+    """
 
     def __init__(self, name="mean_absolute_error"):
         super().__init__(mean_absolute_error, name=name)
@@ -207,6 +459,29 @@ class Accuracy(Metric):
     """``"accuracy"``: binary, sparse or categorical, chosen at the first update.
 
     The choice follows Keras 3 from the shapes of the first batch.
+
+    Parameters
+    ----------
+    name : str, default="accuracy"
+        Logged name.
+
+    Examples
+    --------
+    Integer labels against two class scores: sparse categorical accuracy.
+
+    >>> import numpy as np
+    >>> from pyconv.metrics import Accuracy
+    >>> m = Accuracy()
+    >>> m.update_state([0, 1, 1], np.array([[0.7, 0.3], [0.4, 0.6], [0.9, 0.1]]))
+    >>> round(m.result(), 4)
+    0.6667
+
+    One output column: binary accuracy at threshold 0.5.
+
+    >>> m = Accuracy()
+    >>> m.update_state([1, 0], np.array([[0.8], [0.6]]))
+    >>> m.result()
+    0.5
     """
 
     direction = "up"

@@ -444,5 +444,38 @@ def load_model(filepath, custom_objects=None, compile=True):
         For a truncated, corrupt or hand-edited file, an unknown layer class,
         or weights of the wrong shape or dtype. Files written by another
         pyconv version load with a warning.
+
+    Examples
+    --------
+    Save a trained model, load it back and continue training where it
+    stopped (the optimizer state is in the file):
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import pyconv
+    >>> from pyconv.layers import Conv2D, GlobalAvgPool2D, Dense
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(16, 1, 5, 5)).astype("float32")
+    >>> y = (x.mean(axis=(1, 2, 3)) > 0).astype(int)
+    >>> model = pyconv.Sequential([Conv2D(4, 3, padding="same", activation="relu",
+    ...                                   input_shape=(1, 5, 5)),
+    ...                            GlobalAvgPool2D(), Dense(2, activation="softmax")], seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> _ = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "small_cnn.pyconv")
+    ...     model.save(path)
+    ...     restored = pyconv.load_model(path)
+    >>> restored.count_params(), model.count_params()
+    (50, 50)
+    >>> bool(np.array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0)))
+    True
+    >>> restored.optimizer.iterations
+    6
+    >>> a = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    >>> b = restored.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    >>> a.history["loss"] == b.history["loss"]
+    True
     """
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

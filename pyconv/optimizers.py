@@ -55,6 +55,43 @@ class Optimizer:
         Clip all gradients together to this global L2 norm.
     name : str, optional
         Name of the optimizer.
+
+    Examples
+    --------
+    Every optimizer inherits these features. Clipping by norm: a gradient
+    of norm 5 is scaled down to norm 1 before the step.
+
+    >>> import numpy as np
+    >>> from pyconv.optimizers import SGD
+    >>> w = np.zeros(2)
+    >>> SGD(learning_rate=1.0, clipnorm=1.0).apply([np.array([3.0, 4.0])], [w])
+    >>> w
+    array([-0.6, -0.8])
+
+    A learning-rate schedule is a function of the step count:
+
+    >>> opt = SGD(learning_rate=lambda step: 0.1 / (1 + step))
+    >>> w = np.array([1.0])
+    >>> for _ in range(3):
+    ...     opt.apply([np.array([1.0])], [w])
+    >>> opt.iterations, round(float(w[0]), 4), round(opt.learning_rate, 4)
+    (3, 0.8167, 0.025)
+
+    A new rule subclasses `Optimizer`: name the state slots in
+    ``_slot_names`` and update one variable in place in
+    ``_update(index, grad, var, lr)`` (clipping, weight decay and the step
+    count are done by the base class).
+
+    >>> from pyconv.optimizers import Optimizer
+    >>> class SignSGD(Optimizer):
+    ...     def __init__(self, learning_rate=0.01, **kwargs):
+    ...         super().__init__(learning_rate, **kwargs)
+    ...     def _update(self, index, grad, var, lr):
+    ...         var -= lr * np.sign(grad)
+    >>> w = np.array([1.0, 1.0, 1.0])
+    >>> SignSGD(0.5).apply([np.array([-3.0, 0.0, 0.2])], [w])
+    >>> w
+    array([1.5, 1. , 0.5])
     """
 
     _slot_names = ()

@@ -22,7 +22,42 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize"]
 
 
 class Regularizer:
-    """Base class: ``regularizer(w) -> float`` and ``regularizer.gradient(w) -> array``."""
+    """Base class: ``regularizer(w) -> float`` and ``regularizer.gradient(w) -> array``.
+
+    Subclasses implement ``__call__`` (the penalty added to the loss) and
+    ``gradient`` (its derivative, added to the weight's gradient in
+    ``backward``), and ``get_config`` when they take arguments. The base
+    class itself adds nothing.
+
+    Examples
+    --------
+    A penalty on the squared sum of each Dense unit's incoming weights:
+
+    >>> import numpy as np
+    >>> from pyconv.regularizers import Regularizer
+    >>> class UnitSum(Regularizer):
+    ...     def __init__(self, factor=0.1):
+    ...         self.factor = factor
+    ...     def __call__(self, weight):
+    ...         return self.factor * float(np.square(weight.sum(axis=0)).sum())
+    ...     def gradient(self, weight):
+    ...         return 2 * self.factor * np.broadcast_to(weight.sum(axis=0), weight.shape)
+    ...     def get_config(self):
+    ...         return {"factor": self.factor}
+    >>> reg = UnitSum(0.5)
+    >>> w = np.array([[1.0, -1.0], [2.0, 0.5]])
+    >>> reg(w), reg.gradient(w)
+    (4.625, array([[ 3. , -0.5],
+           [ 3. , -0.5]]))
+
+    A layer adds the penalty to its `regularization_loss`:
+
+    >>> from pyconv.layers import Dense
+    >>> layer = Dense(2, kernel_regularizer=reg, kernel_initializer="ones", input_shape=(3,))
+    >>> layer.build((3,))
+    >>> layer.regularization_loss()  # 0.5 * (3 ** 2 + 3 ** 2)
+    9.0
+    """
 
     def __call__(self, weight):
         return 0.0
@@ -51,10 +86,20 @@ class Regularizer:
 class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w ** 2)``.
 
+    Parameters
+    ----------
+    l1 : float, default=0.0
+        Factor of the L1 penalty (>= 0).
+    l2 : float, default=0.0
+        Factor of the L2 penalty (>= 0).
+
     Examples
     --------
-    >>> L1L2(l1=0.1, l2=0.1)(np.array([2.0]))
-    0.6000000000000001
+    >>> reg = L1L2(l1=0.1, l2=0.1)
+    >>> round(reg(np.array([2.0, -1.0])), 6)  # 0.1 * 3 + 0.1 * 5
+    0.8
+    >>> reg.gradient(np.array([2.0, -1.0]))  # 0.1 * sign(w) + 0.2 * w
+    array([ 0.5, -0.3])
     """
 
     def __init__(self, l1=0.0, l2=0.0):
@@ -85,6 +130,11 @@ class L1L2(Regularizer):
 class L1(L1L2):
     """``l1 * sum(|w|)`` (Keras default ``l1=0.01``).
 
+    Parameters
+    ----------
+    l1 : float, default=0.01
+        Factor of the penalty (>= 0).
+
     Examples
     --------
     >>> L1(0.5)(np.array([1.0, -3.0]))
@@ -100,6 +150,11 @@ class L1(L1L2):
 
 class L2(L1L2):
     """``l2 * sum(w ** 2)`` (Keras default ``l2=0.01``).
+
+    Parameters
+    ----------
+    l2 : float, default=0.01
+        Factor of the penalty (>= 0); the gradient is ``2 * l2 * w``.
 
     Examples
     --------
@@ -167,6 +222,16 @@ def get(identifier, name="regularizer"):
 
 def serialize(regularizer):
     """A JSON-ready description `get` turns back into the regularizer.
+
+    Parameters
+    ----------
+    regularizer : Regularizer or None
+        The regularizer to describe; other objects are returned unchanged.
+
+    Returns
+    -------
+    dict or None
+        ``{"class_name": ..., "config": ...}``.
 
     Examples
     --------

@@ -75,7 +75,46 @@ def _pyconv_layer_classes():
 
 
 def layer_class(class_name, custom_objects=None):
-    """The layer class called ``class_name``: from ``custom_objects`` or ``pyconv.layers``."""
+    """The layer class called ``class_name``: from ``custom_objects`` or ``pyconv.layers``.
+
+    This is how loading turns the class names of a saved config back into
+    classes; only pyconv's layers and those given in ``custom_objects`` are
+    accepted.
+
+    Parameters
+    ----------
+    class_name : str
+        A layer class name such as ``"Conv2D"``.
+    custom_objects : dict, optional
+        ``{class name: Layer subclass}`` for layers defined outside pyconv;
+        they take precedence over pyconv's own.
+
+    Returns
+    -------
+    type
+        A subclass of `pyconv.layers.Layer`.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a known layer class.
+
+    Examples
+    --------
+    >>> from pyconv.saving import layer_class
+    >>> layer_class("MaxPool2D")
+    <class 'pyconv.layers.pooling.MaxPool2D'>
+    >>> from pyconv.layers import Layer
+    >>> class Identity(Layer):
+    ...     def forward(self, x, training=False):
+    ...         return x
+    >>> layer_class("Identity", custom_objects={"Identity": Identity}) is Identity
+    True
+    >>> layer_class("Identity")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...Identity...
+    """
     from .layers.base import Layer
 
     if custom_objects and class_name in custom_objects:
@@ -197,7 +236,45 @@ def _base_config(model, kind):
 
 
 def save_model(model, filepath, include_optimizer=True):
-    """Save ``model`` (architecture, weights, compile settings, optimizer state)."""
+    """Save ``model`` (architecture, weights, compile settings, optimizer state).
+
+    ``model.save(filepath)`` calls it. The file is a zip of ``config.json``
+    and ``.npy`` arrays (no pickle), written atomically.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model (compiled or not).
+    filepath : str or path-like
+        Where to write; an existing file is replaced.
+    include_optimizer : bool, default=True
+        Also store the optimizer state (Adam's moments, step count), so
+        training resumes exactly where it stopped.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Conv2D, Flatten, Dense
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(8, 1, 4, 4)).astype("float32")
+    >>> y = rng.integers(0, 2, size=8)
+    >>> model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(1, 4, 4)),
+    ...                     Flatten(), Dense(2, activation="softmax")], seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    >>> from pyconv.saving import save_model, load_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "model.pyconv")
+    ...     save_model(model, path)
+    ...     restored = load_model(path)
+    >>> bool(np.array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0)))
+    True
+    >>> restored.optimizer.iterations, model.optimizer.iterations
+    (4, 4)
+    """
     model._require_built("save()")
     arrays = {}
     config = _base_config(model, "model")
@@ -222,7 +299,38 @@ def save_model(model, filepath, include_optimizer=True):
 
 
 def save_weights(model, filepath):
-    """Save only the weights of ``model`` (the config is kept for checking)."""
+    """Save only the weights of ``model`` (the config is kept for checking).
+
+    ``model.save_weights(filepath)`` calls it; `load_weights` reads it back.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    filepath : str or path-like
+        Where to write; an existing file is replaced.
+
+    Examples
+    --------
+    Weights move between two models of the same architecture:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.saving import save_weights, load_weights
+    >>> source = Sequential([Dense(3, input_shape=(2,)), Dense(1)], seed=1)
+    >>> target = Sequential([Dense(3, input_shape=(2,)), Dense(1)], seed=2)
+    >>> x = np.array([[1.0, -1.0]])
+    >>> bool(np.allclose(source.predict(x, verbose=0), target.predict(x, verbose=0)))
+    False
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "weights.pyconv")
+    ...     save_weights(source, path)
+    ...     load_weights(target, path)
+    >>> bool(np.array_equal(source.predict(x, verbose=0), target.predict(x, verbose=0)))
+    True
+    """
     model._require_built("save_weights()")
     arrays = {}
     config = _base_config(model, "weights")
@@ -322,7 +430,63 @@ def _load_weights_into(archive, model):
 
 
 def load_model(filepath, custom_objects=None, compile=True):
-    """Load a model saved by :func:`save_model` (see the module docstring)."""
+    """Load a model saved by :func:`save_model` (see the module docstring).
+
+    ``pyconv.load_model`` is the same function.
+
+    Parameters
+    ----------
+    filepath : str or path-like
+        A file written by `save_model` (or ``model.save``).
+    custom_objects : dict, optional
+        ``{class name: Layer subclass}`` for layers defined outside pyconv.
+    compile : bool, default=True
+        Re-compile with the saved optimizer, loss and metrics, and restore
+        the optimizer state; with False the model only predicts.
+
+    Returns
+    -------
+    Sequential
+        A built model with the saved weights.
+
+    Raises
+    ------
+    ValueError
+        For a truncated, corrupt or hand-edited file, a weights-only file,
+        an unknown layer class, or weights of the wrong shape or dtype.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Conv2D, Flatten, Dense
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(8, 1, 4, 4)).astype("float32")
+    >>> y = rng.integers(0, 2, size=8)
+    >>> model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(1, 4, 4)),
+    ...                     Flatten(), Dense(2, activation="softmax")], seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    >>> from pyconv.saving import save_model, load_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "model.pyconv")
+    ...     save_model(model, path)
+    ...     restored = load_model(path, compile=False)
+    ...     with open(path, "r+b") as f:  # damage the file
+    ...         _ = f.seek(40); _ = f.write(b"garbage")
+    ...     load_model(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...model.pyconv...
+    >>> [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+    True
+    >>> bool(np.array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0)))
+    True
+    >>> restored.optimizer is None
+    True
+    """
     from .models import Sequential
 
     with _Archive(filepath) as archive:
@@ -380,7 +544,52 @@ def _compile_from_config(archive, model, compile_config):
 
 
 def load_weights(model, filepath):
-    """Load weights from a file written by ``save`` or ``save_weights`` into ``model``."""
+    """Load weights from a file written by ``save`` or ``save_weights`` into ``model``.
+
+    The weights are copied into the model's arrays in place, after checking
+    every shape and dtype against the model.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model with the architecture the file was saved from.
+    filepath : str or path-like
+        A file written by `save_weights` or `save_model`.
+
+    Raises
+    ------
+    ValueError
+        For a damaged file or weights that do not fit ``model``.
+
+    Examples
+    --------
+    Roll a model back to a checkpoint after more training:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.saving import save_weights, load_weights
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.array([[1.0, 2.0], [0.0, 1.0]]), np.array([1.0, 0.0])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "checkpoint.pyconv")
+    ...     save_weights(model, path)
+    ...     before = model.get_weights()[0].copy()
+    ...     _ = model.fit(x, y, epochs=3, verbose=0)
+    ...     changed = not np.array_equal(model.get_weights()[0], before)
+    ...     load_weights(model, path)
+    >>> changed, bool(np.array_equal(model.get_weights()[0], before))
+    (True, True)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "small.pyconv")
+    ...     save_weights(Sequential([Dense(1, input_shape=(3,))]), path)
+    ...     load_weights(model, path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
+    """
     model._require_built("load_weights()")
     with _Archive(filepath) as archive:
         _load_weights_into(archive, model)

@@ -37,6 +37,11 @@ _BY_NAME = {name: globals()[name] for name in __all__ if name not in ("get", "We
 def get(class_name):
     """The layer class called ``class_name`` (for loading saved models).
 
+    Parameters
+    ----------
+    class_name : str
+        A layer class name or Keras alias, e.g. ``"Conv2D"`` or ``"MaxPooling2D"``.
+
     Examples
     --------
     >>> get("Conv2D").__name__

@@ -32,7 +32,35 @@ from .._validation import as_float_array, fail
 __all__ = ["Layer", "WeightSpec"]
 
 WeightSpec = namedtuple("WeightSpec", "name shape initializer trainable regularizer")
-WeightSpec.__doc__ = """Declaration of one weight: what `Layer.build` allocates."""
+WeightSpec.__doc__ = """Declaration of one weight: what `Layer.build` allocates.
+
+Parameters
+----------
+name : str
+    The weight's name in the layer (``"kernel"``, ``"bias"``, ...).
+shape : tuple of int
+    Its full shape.
+initializer : str, Initializer or callable
+    Anything `pyconv.initializers.get` accepts.
+trainable : bool
+    Whether the optimizer updates it.
+regularizer : Regularizer or None
+    Penalty added to the loss and to the weight's gradient.
+
+Examples
+--------
+A layer's specs describe its weights from shapes alone, before any is
+allocated:
+
+>>> from pyconv.layers import Conv2D
+>>> for spec in Conv2D(8, 3).weight_specs((3, 32, 32)):
+...     print(spec.name, spec.shape, spec.trainable)
+kernel (8, 3, 3, 3) True
+bias (8,) True
+>>> from pyconv.layers import WeightSpec
+>>> WeightSpec("scale", (4,), "ones", True, None).shape
+(4,)
+"""
 
 _name_counts = {}
 
@@ -86,6 +114,42 @@ class Layer:
     built : bool
     grads : list of ndarray
         Gradients of `trainable_weights`, set by `backward`.
+
+    Examples
+    --------
+    A layer of one's own: a learned per-channel scale ``y = x * gamma``.
+    It declares its weight in `weight_specs`, keeps what `backward` needs in
+    ``self._cache`` and hands the weight gradients to ``self._set_grads``.
+
+    >>> import numpy as np
+    >>> from pyconv.layers import Layer, WeightSpec
+    >>> class ChannelScale(Layer):
+    ...     def weight_specs(self, input_shape):
+    ...         return [WeightSpec("gamma", (input_shape[0],), "ones", True, None)]
+    ...     def forward(self, x, training=False):
+    ...         self._cache["x"] = x
+    ...         return x * self.weights[0].reshape(-1, 1, 1)
+    ...     def backward(self, grad, need_input_grad=True):
+    ...         x = self._cache["x"]
+    ...         self._set_grads({"gamma": (grad * x).sum(axis=(0, 2, 3))})
+    ...         return grad * self.weights[0].reshape(-1, 1, 1) if need_input_grad else None
+    >>> layer = ChannelScale()
+    >>> x = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
+    >>> layer(x).shape, layer.count_params(), layer.weight_names
+    ((1, 2, 2, 2), 2, ['gamma'])
+    >>> layer.set_weights([np.array([2.0, -1.0])])
+    >>> layer(x)[0, :, 0, 0]
+    array([ 0., -4.], dtype=float32)
+    >>> _ = layer.backward(np.ones_like(x)); layer.grads
+    [array([ 6., 22.], dtype=float32)]
+
+    It trains inside a `Sequential` like any built-in layer:
+
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Flatten, Dense
+    >>> model = Sequential([ChannelScale(input_shape=(2, 2, 2)), Flatten(), Dense(1)])
+    >>> model.count_params()
+    11
     """
 
     def __init__(self, name=None, input_shape=None, trainable=True, dtype="float32"):

@@ -228,6 +228,13 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Reshapes each sample to ``target_shape`` (one entry may be -1).
 
+    Parameters
+    ----------
+    target_shape : tuple of int
+        The shape of one sample (no batch axis); one entry may be -1.
+    **kwargs
+        Base layer arguments (``name``, ``input_shape``, ``trainable``, ``dtype``).
+
     Examples
     --------
     >>> import numpy as np
@@ -347,6 +354,13 @@ class Activation(Layer):
     """Applies an activation function by name.
 
     Inside layers ``"softmax"`` normalises over axis 1 (features or channels).
+
+    Parameters
+    ----------
+    activation : str or ActivationFunction
+        A name such as ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
+    **kwargs
+        Base layer arguments (``name``, ``input_shape``, ``trainable``, ``dtype``).
 
     Examples
     --------
