@@ -29,42 +29,55 @@ def _lecture(args):
     return 0
 
 
-def _info(args):
+def _info(argv):
     from . import show_config
 
+    argparse.ArgumentParser(prog="pyconv info", description="Print the build "
+                            "configuration: OpenMP, SIMD path, threads.").parse_args(argv)
     show_config()
     return 0
 
 
-def _bench(args):
+def _bench(argv):
     from . import _bench
 
-    _bench.main(args.rest)
+    _bench.main(argv)
     return 0
 
 
-def _demo(args):
+def _demo(argv):
     from ._demo import main as demo_main
 
-    return demo_main(args.rest)
+    return demo_main(argv)
+
+
+def _lecture_command(argv):
+    argparse.ArgumentParser(prog="pyconv lecture", description="Print the lecture's "
+                            "worked numbers computed by pyconv.").parse_args(argv)
+    return _lecture(None)
+
+
+COMMANDS = {
+    "demo": (_demo, "train the default CNN on scikit-learn's digits (see `demo --help`)"),
+    "bench": (_bench, "time the kernels against the numpy reference and PyTorch "
+                      "(see `bench --help`)"),
+    "info": (_info, "print the build configuration (OpenMP, SIMD, threads)"),
+    "lecture": (_lecture_command, "print the lecture's worked numbers computed by pyconv"),
+}
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]][0](argv[1:])
     parser = argparse.ArgumentParser(
-        prog="pyconv", description="pyconv: fast CPU convolutional networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, func, text in [
-        ("demo", _demo, "train the default CNN on scikit-learn's digits (see `demo --help`)"),
-        ("bench", _bench, "time the kernels against the numpy reference and PyTorch "
-                          "(see `bench --help`)"),
-        ("info", _info, "print the build configuration (OpenMP, SIMD, threads)"),
-        ("lecture", _lecture, "print the lecture's worked numbers computed by pyconv"),
-    ]:
-        p = sub.add_parser(name, help=text, add_help=name not in ("demo", "bench"))
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=func)
-    args = parser.parse_args(argv)
-    return args.func(args)
+        prog="pyconv", description="pyconv: fast CPU convolutional networks.",
+        epilog="commands:\n" + "\n".join(f"  {name:<9} {text}"
+                                          for name, (_, text) in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS), help="what to run")
+    parser.parse_args(argv[:1])
+    return 0
 
 
 if __name__ == "__main__":

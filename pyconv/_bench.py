@@ -6,6 +6,7 @@ call A, ... -- and medians are reported, so that a noisy, shared machine
 affects every column alike. Nothing here is a test: it prints figures.
 """
 import argparse
+import importlib.util
 import os
 import statistics
 import time
@@ -135,6 +136,152 @@ def pool_cases(rng, torch=None):
     return cases
 
 
+# --------------------------------------------------------------------------
+# LeNet-5 training epoch, pyconv against PyTorch. Each (framework, threads)
+# cell runs in a fresh subprocess so that its peak RSS is its own.
+# --------------------------------------------------------------------------
+LENET_SAMPLES, LENET_BATCH, LENET_EPOCHS = 10_000, 64, 3
+
+
+def _lenet_data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((LENET_SAMPLES, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, LENET_SAMPLES)
+    return x, y
+
+
+def _lenet_worker_pyconv(n_threads):
+    import pyconv
+    from pyconv import layers, losses
+    from pyconv.models import Sequential
+    from pyconv.optimizers import SGD
+
+    pyconv.set_num_threads(n_threads)
+    x, y = _lenet_data()
+    model = Sequential([
+        layers.Input((1, 28, 28)),
+        layers.Conv2D(6, 5, padding=2, activation="relu"), layers.MaxPool2D(2),
+        layers.Conv2D(16, 5, activation="relu"), layers.MaxPool2D(2), layers.Flatten(),
+        layers.Dense(120, activation="relu"), layers.Dense(84, activation="relu"),
+        layers.Dense(10),
+    ], seed=0)
+    model.compile(optimizer=SGD(learning_rate=0.01, momentum=0.9),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def epoch():
+        model.fit(x, y, batch_size=LENET_BATCH, epochs=1, verbose=0, shuffle=True)
+    return epoch
+
+
+def _lenet_worker_torch(n_threads):
+    import torch
+    import torch.nn as nn
+
+    torch.set_num_threads(n_threads)
+    torch.manual_seed(0)
+    x, y = _lenet_data()
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch():
+        model.train()
+        perm = torch.randperm(LENET_SAMPLES, generator=gen)
+        for i in range(0, LENET_SAMPLES, LENET_BATCH):
+            idx = perm[i:i + LENET_BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[idx]), y[idx]).backward()
+            opt.step()
+    return epoch
+
+
+def _peak_rss_mb(resource):
+    """Peak resident memory of this process in MB.
+
+    Linux's ``VmHWM`` belongs to the address space that ``exec`` created;
+    ``ru_maxrss`` also survives fork + exec, so a child would report its
+    parent's peak when the parent was bigger.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def lenet_worker(framework, n_threads):
+    """Run in a subprocess: one warm-up epoch, then timed ones; print JSON."""
+    import json
+    import resource
+
+    if framework == "pyconv":
+        # numpy's BLAS runs the dense layers' tiny matmuls; left multi-threaded
+        # its threads fight pyconv's OpenMP threads (measured: ~5x slower
+        # epochs on 2 cores), so it is held to one thread, as pyconv's own
+        # kernels hold it.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+    make = _lenet_worker_pyconv if framework == "pyconv" else _lenet_worker_torch
+    epoch = make(n_threads)
+    epoch()  # warm-up
+    times = []
+    for _ in range(LENET_EPOCHS):
+        t0 = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - t0)
+    peak_mb = _peak_rss_mb(resource)
+    print(json.dumps({"median_s": statistics.median(times), "epochs_s": times,
+                      "peak_rss_mb": peak_mb}))
+
+
+def run_lenet(threads=(1, 2), out=print):
+    """LeNet-5 epochs (10k 1x28x28 samples, batch 64, SGD momentum 0.9), each
+    framework and thread count in its own process; prints s/epoch and peak RSS."""
+    import json
+    import subprocess
+    import sys
+
+    import pyconv
+
+    has_torch = importlib.util.find_spec("torch") is not None
+    frameworks = ["pyconv"] + (["torch"] if has_torch else [])
+    # the children import the same pyconv as this process
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    out(f"\nLeNet-5 training epoch ({LENET_SAMPLES} random 1x28x28 samples, batch "
+        f"{LENET_BATCH}, SGD momentum 0.9): median of {LENET_EPOCHS} epochs after a "
+        "warm-up, one process per cell")
+    for n_threads in threads:
+        cells = {}
+        for framework in frameworks:
+            cmd = [sys.executable, "-m", "pyconv._bench", "--lenet-worker", framework,
+                   "--threads", str(n_threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+            lines = proc.stdout.strip().splitlines()
+            if proc.returncode != 0 or not lines:
+                out(f"  {framework} failed: {proc.stderr.strip().splitlines()[-1:]}")
+                continue
+            cells[framework] = json.loads(lines[-1])
+        line = f"  {n_threads} thread(s): " + "  ".join(
+            f"{fw} {c['median_s']:.3f} s/epoch (peak RSS {c['peak_rss_mb']:.0f} MB)"
+            for fw, c in cells.items())
+        if len(cells) == 2:
+            line += (f"  ratio time {cells['pyconv']['median_s'] / cells['torch']['median_s']:.2f}"
+                     f", RSS {cells['pyconv']['peak_rss_mb'] / cells['torch']['peak_rss_mb']:.2f}")
+        out(line)
+
+
 def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
     import pyconv
 
@@ -142,7 +289,8 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
     rng = np.random.default_rng(0)
     out(f"pyconv {pyconv.__version__}, simd {pyconv._dispatch.simd_level()}, "
         f"torch {torch.__version__ if torch else 'not installed'}; medians of interleaved calls, "
-        "float32; %pk = GFLOP/s / peak (fwd: direct-conv FLOPs, bwd: 2x)")
+        "float32; %pk = GFLOP/s / peak (fwd: direct-conv FLOPs, bwd: 2x); "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     for n_threads in threads:
         pyconv.set_num_threads(n_threads)
         if torch is not None:
@@ -185,15 +333,56 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
     pyconv.set_num_threads(None)
 
 
+def _reexec_with_passive_openmp(argv):
+    """Re-run this benchmark with ``OMP_WAIT_POLICY=PASSIVE`` unless set.
+
+    torch bundles its own OpenMP runtime. Interleaving its calls with
+    pyconv's leaves one runtime's threads spinning while the other's work:
+    with 2 threads on 2 cores, every barrier then waits for a descheduled
+    thread (measured: 12-48 ms per call instead of 1-7 ms, for both
+    libraries). The variable is read when a runtime loads, hence the re-exec.
+    """
+    import subprocess
+    import sys
+
+    import pyconv
+
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "pyconv._bench", *argv]
+    return subprocess.run(cmd, env=env, check=False).returncode
+
+
 def main(argv=None):
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
+            and "--lenet-only" not in argv and importlib.util.find_spec("torch") is not None):
+        raise SystemExit(_reexec_with_passive_openmp(argv))
     parser = argparse.ArgumentParser(prog="python -m pyconv bench", description=__doc__)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--only", nargs="+", choices=sorted(CONV_SHAPES), default=None)
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the numpy im2col reference columns")
     parser.add_argument("--no-pool", action="store_true", help="skip the pooling table")
+    parser.add_argument("--lenet", action="store_true",
+                        help="also time a LeNet-5 training epoch against PyTorch "
+                             "(subprocesses; about a minute)")
+    parser.add_argument("--lenet-only", action="store_true",
+                        help="only the LeNet-5 epoch (implies --lenet)")
+    parser.add_argument("--lenet-worker", choices=["pyconv", "torch"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    run(tuple(args.threads), args.only, reference=not args.no_reference, pool=not args.no_pool)
+    if args.lenet_worker:
+        lenet_worker(args.lenet_worker, args.threads[0])
+        return
+    if not args.lenet_only:
+        run(tuple(args.threads), args.only, reference=not args.no_reference,
+            pool=not args.no_pool)
+    if args.lenet or args.lenet_only:
+        run_lenet(tuple(args.threads))
 
 
 if __name__ == "__main__":

@@ -359,8 +359,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
             rows = [r for r in rows if 0 <= r < H]
             cols = [c for c in cols if 0 <= c < W]
             best = np.full((n_batch, channels), -np.inf, dtype=dtype)
-            # PyTorch starts from the first in-bounds element's index
-            best_index = np.full((n_batch, channels), rows[0] * W + cols[0], dtype=np.int64)
+            # PyTorch starts from the window's first tap at or after the
+            # input's start (stepping by the dilation); when the window sees
+            # only padding that position lies outside the plane.
+            first_row = i * sh - ph
+            while first_row < 0:
+                first_row += dh
+            first_col = j * sw - pw
+            while first_col < 0:
+                first_col += dw
+            best_index = np.full((n_batch, channels), first_row * W + first_col, dtype=np.int64)
             for r in rows:
                 for c in cols:
                     value = x[:, :, r, c]
@@ -397,7 +405,11 @@ def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dil
     grad_x = np.zeros((n_batch, channels, H * W), dtype=dtype)
     for n in range(n_batch):
         for c in range(channels):
-            np.add.at(grad_x[n, c], indices[n, c].ravel(), grad_output[n, c].ravel())
+            # A window that saw only padding points outside the plane: no gradient.
+            flat_index = indices[n, c].ravel()
+            inside = flat_index < grad_x[n, c].size
+            np.add.at(grad_x[n, c].reshape(-1), flat_index[inside],
+                      grad_output[n, c].ravel()[inside])
     return grad_x.reshape(x.shape)
 
 

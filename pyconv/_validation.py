@@ -73,14 +73,16 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(value, name, min_value=None):
-    """Return ``value`` as a Python int, checking its lower bound."""
+def check_int(value, name, min_value=None, max_value=None):
+    """Return ``value`` as a Python int, checking its bounds."""
     if not _is_int(value):
         fail(TypeError, name, "an int", _describe(value))
     value = operator.index(value)
     if min_value is not None and value < min_value:
         bound = "a positive int" if min_value == 1 else f"an int >= {min_value}"
         fail(ValueError, name, bound, value)
+    if max_value is not None and value > max_value:
+        fail(ValueError, name, f"an int <= {max_value}", value)
     return value
 
 

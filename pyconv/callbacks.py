@@ -21,6 +21,7 @@ import csv
 import math
 import os
 import warnings
+import weakref
 
 import numpy as np
 
@@ -269,9 +270,24 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
+    # The model refers to its History (``model.history``); History refers back
+    # weakly, so a deleted model is freed at once, without the cyclic gc.
+    @property
+    def model(self):
+        return self._model_ref() if self._model_ref is not None else None
+
+    @model.setter
+    def model(self, model):
+        self._model_ref = weakref.ref(model) if model is not None else None
+
     def set_model(self, model):
         super().set_model(model)
         model.history = self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_model_ref"] = None
+        return state
 
 
 class ProgbarLogger(Callback):

@@ -109,10 +109,12 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
     x = x.astype(dtype, copy=False)
     weight = weight.astype(dtype, copy=False)
 
-    stride = check_pair(stride, "stride")
-    dilation = check_pair(dilation, "dilation")
+    stride = _check_below_max(check_pair(stride, "stride"), "stride")
+    dilation = _check_below_max(check_pair(dilation, "dilation"), "dilation")
     groups = check_int(groups, "groups", min_value=1)
     padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
+    if not isinstance(padding, str):
+        _check_below_max(check_pair(padding, "padding", min_value=0), "padding")
     n, c_in, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
     if min(kh, kw, c_out, c_per_group) < 1:
@@ -138,6 +140,11 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
         fail(ValueError, "x", "large enough for the kernel: output size "
              f"{ho}x{wo} from input {h}x{w}, kernel {kh}x{kw}, stride {stride}, "
              f"padding {pads}, dilation {dilation} (need >= 1x1)", f"shape {x.shape}")
+    # The GEMMs inside take 32-bit dimensions (BLAS ints).
+    if ho * wo > _MAX_PARAM or c_per_group * kh * kw > _MAX_PARAM:
+        fail(ValueError, "x", f"an output plane and a receptive field of at most {_MAX_PARAM} "
+             f"elements each", f"output {ho}x{wo} and receptive field "
+             f"{c_per_group}x{kh}x{kw} from shape {x.shape}")
     return x, weight, bias, unbatched, stride, pads, dilation, groups, padding_mode
 
 
@@ -185,6 +192,9 @@ def _tile_size(k, positions, batch, n_threads, itemsize, row=None):
     return tile
 
 
+# Largest im2col-size ratio (flipped forward / col2im) at which the stride-1
+# input gradient runs as a forward convolution (measured: 1.5).
+_FLIP_MAX_COST = 1.5
 # Winograd F(2x2, 3x3): B^T d B, G g G^T, A^T m A (Lavin & Gray, 2016).
 _WINO_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 # Bytes of the per-thread transformed tiles (input and output) per block.
@@ -234,6 +244,81 @@ def _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_thre
     return out
 
 
+def _phase_split(x, dh, dw, key):
+    """[N, C, H, W] -> [N*dh*dw, C, H/dh, W/dw]: image (n, a, b) holds the
+    rows a::dh and columns b::dw of image n (in the reusable workspace ``key``)."""
+    n, c, h, w = x.shape
+    out = _workspace(key, (n, dh, dw, c, h // dh, w // dw), x.dtype)
+    out[...] = x.reshape(n, c, h // dh, dh, w // dw, dw).transpose(0, 3, 5, 1, 2, 4)
+    return out.reshape(n * dh * dw, c, h // dh, w // dw)
+
+
+def _phase_merge(y, dh, dw, out=None):
+    """Inverse of `_phase_split` (into ``out`` when given)."""
+    nd, c, hp, wp = y.shape
+    n = nd // (dh * dw)
+    y = y.reshape(n, dh, dw, c, hp, wp).transpose(0, 3, 4, 1, 5, 2)
+    if out is None:
+        return np.ascontiguousarray(y).reshape(n, c, hp * dh, wp * dw)
+    out.reshape(n, c, hp, dh, wp, dw)[...] = y
+    return out
+
+
+def _dilated_as_phases(x_shape, out_hw, weight_shape, x_dtype, stride, padding, dilation,
+                       groups):
+    """Whether a dilated stride-1 convolution runs as dh*dw undilated ones on
+    the phase-split images (output phase (a, b) only reads input phase
+    (a, b) when the padding is a multiple of the dilation): done when the
+    undilated convolution then runs on Winograd."""
+    (dh, dw), (top, bottom), (left, right) = dilation, padding[0], padding[1]
+    if (dh, dw) == (1, 1) or tuple(stride) != (1, 1):
+        return False
+    h, w = x_shape[2:]
+    ho, wo = out_hw
+    if any(v % dh for v in (h, ho, top, bottom)) or any(v % dw for v in (w, wo, left, right)):
+        return False
+    return _use_winograd(x_dtype, weight_shape, (1, 1), (1, 1), groups)
+
+
+# Direct (register-blocked, no im2col) convolution: for stride-1 layers
+# with at most this many output channels (a multiple of 16) and at most
+# _DIRECT_MAX_K weights per output (measured faster than im2col + BLAS).
+_DIRECT_MAX_COUT = 32
+_DIRECT_MAX_K = 256
+
+
+def _use_direct(kernels, x, weight, stride, groups):
+    """Never depends on the thread count (the algorithm fixes the rounding)."""
+    c_out, c_per_group, kh, kw = weight.shape
+    return (x.dtype == np.float32 and tuple(stride) == (1, 1) and groups == 1
+            and c_out % 16 == 0 and c_out <= _DIRECT_MAX_COUT
+            and c_per_group * kh * kw <= _DIRECT_MAX_K and kernels.has_direct_kernel())
+
+
+def _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias, n_threads):
+    c_out, c_in, kh, kw = weight.shape
+    (dh, dw), (ho, wo) = dilation, out.shape[2:]
+    wpk = np.ascontiguousarray(
+        weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1))
+    padded_h, padded_w = ho + (kh - 1) * dh, wo + (kw - 1) * dw
+    c, i, j = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
+    offs = ((c * padded_h + i * dh) * padded_w + j * dw).astype(np.intp).ravel()
+    workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w), x.dtype)
+    kernels.conv2d_direct_forward(x, wpk, bias, offs, out, workspace, padded_h, padded_w,
+                                  top, left, has_bias, n_threads)
+    return out
+
+
+def _depthwise_forward_s1(kernels, x, weight, bias, out, top, left, dilation, has_bias,
+                          n_threads):
+    """Stride-1 depthwise convolution on zero-padded copies of each channel."""
+    (dh, dw), (kh, kw) = dilation, weight.shape[2:]
+    padded_size = (out.shape[2] + (kh - 1) * dh) * (out.shape[3] + (kw - 1) * dw)
+    workspace = _workspace("col", (n_threads, padded_size), x.dtype)
+    kernels.conv2d_depthwise_forward_s1(x, weight, bias, out, workspace, top, left, dh, dw,
+                                        has_bias, n_threads)
+
+
 def _flipped_weight(weight, groups):
     """Weights of the stride-1 convolution that computes the input gradient:
     per group, in/out channels swapped and the kernel rotated by 180 degrees."""
@@ -278,12 +363,28 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
         bias = np.zeros(1, dtype=x.dtype)
     kernels = _dispatch.kernels("conv")
     n_threads = effective_n_threads(2 * n * c_out * ho * wo * c_per_group * kh * kw)
+    if _is_depthwise(weight, groups, c_in) and tuple(stride) == (1, 1):
+        _depthwise_forward_s1(kernels, x, weight, bias, out, top, left, dilation, has_bias,
+                              n_threads)
+        return out
     if _is_depthwise(weight, groups, c_in):
         kernels.conv2d_depthwise_forward(x, weight, bias, out, stride[0], stride[1], top, left,
                                          dilation[0], dilation[1], has_bias, n_threads)
         return out
     if _use_winograd(x.dtype, weight.shape, stride, dilation, groups):
         return _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_threads)
+    if _dilated_as_phases(x.shape, (ho, wo), weight.shape, x.dtype, stride, padding, dilation,
+                          groups):
+        dh, dw = dilation
+        y = _workspace("phase_out", (n * dh * dw, c_out, ho // dh, wo // dw), x.dtype)
+        _conv2d_forward(_phase_split(x, dh, dw, "phase_in"), weight,
+                        bias if has_bias else None, (1, 1),
+                        ((top // dh, bottom // dh), (left // dw, right // dw)), (1, 1), 1,
+                        "zeros", out=y)
+        return _phase_merge(y, dh, dw, out)
+    if _use_direct(kernels, x, weight, stride, groups):
+        return _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias,
+                               n_threads)
     k = c_per_group * kh * kw
     tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize, row=wo)
     workspace = _workspace("col", (n_threads, k * tile), x.dtype)
@@ -325,6 +426,20 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
             grad_x = np.zeros(x_shape, dtype=dtype)
         return grad_x, grad_weight, grad_bias
 
+    if _dilated_as_phases(x.shape, grad_output.shape[2:], weight.shape, dtype, stride,
+                          padding, dilation, groups):
+        phase_pads = ((padding[0][0] // dh, padding[0][1] // dh),
+                      (padding[1][0] // dw, padding[1][1] // dw))
+        gx, grad_weight, grad_bias = _conv2d_backward(
+            _phase_split(grad_output, dh, dw, "phase_out"), _phase_split(x, dh, dw, "phase_in"),
+            weight, (1, 1),
+            phase_pads, (1, 1), 1, "zeros", need_input_grad, need_bias_grad)
+        if need_input_grad:
+            grad_x = _phase_merge(gx, dh, dw, grad_x)
+            if padded:
+                grad_x = _fold_padded_grad(grad_x, x_shape, user_padding, padding_mode)
+        return grad_x, grad_weight, grad_bias
+
     depthwise = _is_depthwise(weight, groups, c_in)
     k = c_per_group * kh * kw
     positions = grad_output.shape[2] * grad_output.shape[3]
@@ -334,10 +449,20 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     part_w = _workspace("grad_w_partial", (chunks, c_out * k), dtype)
     part_b = _workspace("grad_b_partial", (chunks, c_out), dtype)
     if depthwise:
-        kernels.conv2d_depthwise_backward_weight(x, grad_output, part_w, part_b, kh, kw, sh, sw,
-                                                 top, left, dh, dw, need_bias_grad, chunk,
-                                                 n_threads)
-        if need_input_grad:
+        ho, wo = grad_output.shape[2:]
+        padded_size = (ho + (kh - 1) * dh) * (wo + (kw - 1) * dw)
+        lanes = _workspace("col", (n_threads, kh * kw * wo + padded_size), dtype)
+        kernels.conv2d_depthwise_backward_weight(x, grad_output, part_w, part_b, lanes, kh, kw,
+                                                 sh, sw, top, left, dh, dw, need_bias_grad,
+                                                 chunk, n_threads)
+        if need_input_grad and (sh, sw) == (1, 1) and c_out == c_in:
+            # channel multiplier 1: the input gradient is the depthwise
+            # convolution of grad_output with the rotated kernels
+            _depthwise_forward_s1(kernels, grad_output,
+                                  np.ascontiguousarray(weight[:, :, ::-1, ::-1]), part_b[0],
+                                  grad_x, dh * (kh - 1) - top, dw * (kw - 1) - left,
+                                  (dh, dw), False, n_threads)
+        elif need_input_grad:
             kernels.conv2d_depthwise_backward_input(grad_output, weight, grad_x, sh, sw, top,
                                                     left, dh, dw, n_threads)
     elif _use_winograd(dtype, weight.shape, stride, dilation, groups):
@@ -375,10 +500,15 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
             kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh, kw,
                                            sh, sw, top, left, dh, dw, groups, need_bias_grad,
                                            chunk, tile, n_threads)
-            if need_input_grad and (sh, sw) == (1, 1) and min(flip_top, flip_left) >= 0:
-                # Stride 1: the input gradient is a forward convolution of
-                # grad_output with the flipped weights -- no col2im scatter,
-                # and tiles (not whole images) are the unit of parallel work.
+            # Stride 1: the input gradient is a forward convolution of
+            # grad_output with the flipped weights -- no col2im scatter, and
+            # tiles (not whole images) are the unit of parallel work. Its
+            # im2col is C_out/C_in * (H*W)/(Ho*Wo) times the size of col2im's,
+            # so it pays only when that ratio is small. (The choice never
+            # depends on the thread count: results stay bit-identical.)
+            flip_cost = (c_out * h * w) / (c_per_group * groups * positions)
+            if (need_input_grad and (sh, sw) == (1, 1) and min(flip_top, flip_left) >= 0
+                    and flip_cost <= _FLIP_MAX_COST):
                 flipped = _flipped_weight(weight, groups)
                 k_in = flipped.shape[1] * kh * kw
                 tile = _tile_size(k_in, h * w, n, n_threads, x.itemsize, row=w)

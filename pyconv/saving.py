@@ -28,6 +28,8 @@ import zlib
 
 import numpy as np
 
+from ._validation import fail
+
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "layer_class"]
 
 FORMAT = "pyconv-model"
@@ -152,6 +154,7 @@ def _write_archive(path, config, arrays):
     except TypeError as exc:
         raise ValueError(f"Cannot save the model: {exc}.") from exc
     directory = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(directory, os.path.basename(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
@@ -338,6 +341,30 @@ def save_weights(model, filepath):
     _write_archive(filepath, config, arrays)
 
 
+def _remove_stale_temporaries(directory, name, min_age_seconds=3600):
+    """Delete temporary files an interrupted save of ``name`` left behind.
+
+    Only files matching the save's own pattern and older than an hour are
+    removed, so a concurrent save in another process is never disturbed.
+    """
+    import time
+
+    prefix = "." + name + "."
+    now = time.time()
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(prefix) and entry.endswith(".tmp"):
+            full = os.path.join(directory, entry)
+            try:
+                if now - os.path.getmtime(full) > min_age_seconds:
+                    os.remove(full)
+            except OSError:
+                pass
+
+
 # -------------------------------------------------------------------- reading
 class _Archive:
     """Checked read access to a saved file; every failure is a ValueError."""
@@ -358,6 +385,8 @@ class _Archive:
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, UnicodeDecodeError,
                 json.JSONDecodeError) as exc:
             self._fail(f"its {_CONFIG_ENTRY} is corrupt ({exc})")
+        except RecursionError:
+            self._fail(f"its {_CONFIG_ENTRY} is nested too deeply to be a model config")
         if not isinstance(self.config, dict) or self.config.get("format") != FORMAT:
             self._fail("its config.json does not describe a pyconv model")
         version = self.config.get("format_version")
@@ -489,6 +518,9 @@ def load_model(filepath, custom_objects=None, compile=True):
     """
     from .models import Sequential
 
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        fail(TypeError, "custom_objects", "a dict mapping class names to layer classes",
+             repr(custom_objects))
     with _Archive(filepath) as archive:
         if archive.config.get("kind") != "model":
             archive._fail("it holds weights only (use model.load_weights)")

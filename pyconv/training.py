@@ -33,7 +33,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._progbar import is_interactive
-from ._validation import as_float_array, check_int, fail
+from ._validation import as_float_array, check_int, check_positive_float, fail
 from .callbacks import CallbackList
 
 __all__ = ["Trainer", "resolve_verbose"]
@@ -430,7 +430,9 @@ class Trainer:
         epochs = check_int(epochs, "epochs", min_value=0)
         initial_epoch = check_int(initial_epoch, "initial_epoch", min_value=0)
         verbose = resolve_verbose(verbose)
-        if not 0.0 <= float(validation_split) < 1.0:
+        validation_split = check_positive_float(validation_split, "validation_split",
+                                                allow_zero=True)
+        if not validation_split < 1.0:
             fail(ValueError, "validation_split", "a float in [0, 1)", validation_split)
 
         x, y, w = self._prepare_xy(x, y, sample_weight)

@@ -262,7 +262,11 @@ class _SendSigint(Callback):
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
                     reason="needs POSIX signals")
-def test_ctrl_c_stops_after_batch_and_returns_history(rng, capsys):
+def test_ctrl_c_stops_after_batch_and_returns_history(rng, capsys, request):
+    # A suite started in the background inherits SIGINT ignored; use Python's
+    # handler for this test and put the inherited one back afterwards.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     x, y = blobs(rng, n=64)
     model = small_model()
     sender = _SendSigint(epoch=1, batch=0)

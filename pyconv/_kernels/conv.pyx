@@ -105,6 +105,85 @@ cdef void _im2col_tile(const floating* x, floating* col,
                     oh = oh + 1
 
 
+cdef extern from "_winograd.h" nogil:
+    void pyconv_im2col_rows_f(const float* x, float* col, Py_ssize_t Cg, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                              Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
+    void pyconv_im2col_rows_d(const double* x, double* col, Py_ssize_t Cg, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                              Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
+
+
+cdef extern from "_winograd.h" nogil:
+    float pyconv_dot_f(const float* a, const float* b, Py_ssize_t n, Py_ssize_t sb)
+    double pyconv_dot_d(const double* a, const double* b, Py_ssize_t n, Py_ssize_t sb)
+    double pyconv_sum_f(const float* a, Py_ssize_t n)
+    double pyconv_sum_d(const double* a, Py_ssize_t n)
+
+
+cdef extern from "_winograd.h" nogil:
+    void pyconv_dw_rows_f(const float* xp, Py_ssize_t Wp, const float* w, Py_ssize_t kh,
+                          Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, float b, float* out,
+                          Py_ssize_t Ho, Py_ssize_t Wo)
+    void pyconv_dw_rows_d(const double* xp, Py_ssize_t Wp, const double* w, Py_ssize_t kh,
+                          Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, double b, double* out,
+                          Py_ssize_t Ho, Py_ssize_t Wo)
+
+
+cdef extern from "_winograd.h" nogil:
+    void pyconv_dw_wgrad_f(const float* xp, Py_ssize_t Wp, const float* g, Py_ssize_t Ho,
+                           Py_ssize_t Wo, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t dh,
+                           Py_ssize_t dw, float* lanes)
+    void pyconv_dw_wgrad_d(const double* xp, Py_ssize_t Wp, const double* g, Py_ssize_t Ho,
+                           Py_ssize_t Wo, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t dh,
+                           Py_ssize_t dw, double* lanes)
+
+
+cdef extern from "_winograd.h" nogil:
+    int PYCONV_HAVE_DIRECT_AVX2
+    void pyconv_direct16_f(const float* xp, Py_ssize_t Wp, const Py_ssize_t* offs,
+                           Py_ssize_t K, const float* wpk, Py_ssize_t M, const float* bias,
+                           int has_bias, float* out, Py_ssize_t Ho, Py_ssize_t Wo)
+
+
+def has_direct_kernel():
+    """Whether this build has the register-blocked direct convolution
+    (`conv2d_direct_forward`; the AVX2+FMA build only)."""
+    return bool(PYCONV_HAVE_DIRECT_AVX2)
+
+
+cdef inline floating _dot(const floating* a, const floating* b, Py_ssize_t n,
+                          Py_ssize_t sb) noexcept nogil:
+    """sum_t a[t] * b[t * sb], vectorised (lane order fixed per build)."""
+    if floating is float:
+        return pyconv_dot_f(a, b, n, sb)
+    else:
+        return pyconv_dot_d(a, b, n, sb)
+
+
+cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return pyconv_sum_f(a, n)
+    else:
+        return pyconv_sum_d(a, n)
+
+
+cdef inline void _im2col_rows(const floating* x, floating* col,
+                              Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W,
+                              Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                              Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
+                              Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows) noexcept nogil:
+    """`_im2col_tile` for a tile of whole output rows ``oh0 .. oh0+rows``
+    (C code in _winograd.h: the valid column range of each kernel tap is
+    computed once and the copies vectorise)."""
+    if floating is float:
+        pyconv_im2col_rows_f(x, col, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
+    else:
+        pyconv_im2col_rows_d(x, col, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
+
+
 cdef void _col2im_tile(const floating* col, floating* gx,
                        Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W,
                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
@@ -165,6 +244,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
     cdef Py_ssize_t P = Ho * Wo, Mg = Cout // groups, K = Cg * kh * kw
     cdef Py_ssize_t n_tiles = (P + tile - 1) // tile
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
+    cdef bint rows_aligned = tile % Wo == 0
     cdef Py_ssize_t u, n, p0, pt, g, m, q
     cdef floating* col
     cdef const floating* b_ptr
@@ -181,8 +261,12 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                 b_ptr = &x[n, g * Cg, 0, 0] + p0
                 ldb = <int> P
             else:
-                _im2col_tile(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
-                             ph, pw, dh, dw, Wo, p0, pt)
+                if rows_aligned:
+                    _im2col_rows(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
+                                 ph, pw, dh, dw, Wo, p0 // Wo, pt // Wo)
+                else:
+                    _im2col_tile(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
+                                 ph, pw, dh, dw, Wo, p0, pt)
                 b_ptr = col
                 ldb = <int> pt
             o_ptr = &out[n, g * Mg, 0, 0] + p0
@@ -256,6 +340,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
     cdef Py_ssize_t n_tiles = (P + tile - 1) // tile
     cdef Py_ssize_t n_chunks = grad_w_partial.shape[0]
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
+    cdef bint rows_aligned = tile % Wo == 0
     cdef Py_ssize_t ch, n, t, p0, pt, g, o, q
     cdef floating* col
     cdef floating* part_w
@@ -279,8 +364,12 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
                         b_ptr = &x[n, g * Cg, 0, 0] + p0
                         ldb = <int> P
                     else:
-                        _im2col_tile(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
-                                     ph, pw, dh, dw, Wo, p0, pt)
+                        if rows_aligned:
+                            _im2col_rows(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
+                                         ph, pw, dh, dw, Wo, p0 // Wo, pt // Wo)
+                        else:
+                            _im2col_tile(&x[n, g * Cg, 0, 0], col, Cg, H, W, kh, kw, sh, sw,
+                                         ph, pw, dh, dw, Wo, p0, pt)
                         b_ptr = col
                         ldb = <int> pt
                     _gemm(False, True, <int> Mg, <int> K, <int> pt, 1,
@@ -312,6 +401,39 @@ def reduce_partials(const floating[:, ::1] partial,   # IN  [n_chunks, L]
         for c in range(1, n_chunks):
             for i in range(start, stop):
                 out[i] += partial[c, i]
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def conv2d_direct_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
+                          const float[:, :, ::1] wpk,         # IN  [Cout/16, C*kh*kw, 16]
+                          const float[::1] bias,              # IN  [Cout]
+                          const Py_ssize_t[::1] offs,         # IN  [C*kh*kw] tap offsets
+                          float[:, :, :, ::1] out,            # OUT [N, Cout, Ho, Wo]
+                          float[:, ::1] workspace,            # SCRATCH [n_threads, C*Hp*Wp]
+                          Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t ph, Py_ssize_t pw,
+                          bint has_bias, int n_threads):
+    """Stride-1, ungrouped float32 convolution for few output channels
+    (Cout a multiple of 16), one image per work unit: the image is copied
+    into a zero-padded [C, Hp, Wp] buffer, then `pyconv_direct16_f` computes
+    every output once from registers -- no im2col. ``offs`` (computed in
+    Python) holds the buffer offset of each tap (c, i, j)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t K = offs.shape[0]
+    cdef Py_ssize_t n, c, r, ih
+    cdef float* xp
+    for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
+        xp = &workspace[threadid(), 0]
+        for c in range(C):
+            for r in range(Hp):
+                ih = r - ph
+                if ih < 0 or ih >= H:
+                    memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
+                else:
+                    _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+        pyconv_direct16_f(xp, Wp, &offs[0], K, &wpk[0, 0, 0], M, &bias[0], has_bias,
+                          &out[n, 0, 0, 0], Ho, Wo)
 
 
 # --------------------------------------------------------------------------
@@ -365,6 +487,65 @@ def conv2d_depthwise_forward(const floating[:, :, :, ::1] x,        # IN  [N, C,
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+def conv2d_depthwise_forward_s1(const floating[:, :, :, ::1] x,        # IN  [N, C, H, W]
+                                const floating[:, :, :, ::1] weight,   # IN  [C*mult, 1, kh, kw]
+                                const floating[::1] bias,              # IN  [C*mult]
+                                floating[:, :, :, ::1] out,            # OUT [N, C*mult, Ho, Wo]
+                                floating[:, ::1] workspace,            # SCRATCH [n_threads, Hp*Wp]
+                                Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
+                                bint has_bias, int n_threads):
+    """Stride-1 depthwise convolution: each channel image is copied once into
+    a zero-padded buffer (Hp = Ho + (kh-1)*dh rows of Wp = Wo + (kw-1)*dw),
+    then every output row accumulates all taps in registers. Padding may be
+    negative (the input gradient, run as this convolution with the kernels
+    rotated by 180 degrees)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t Cout = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+    cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3], mult = Cout // C
+    cdef Py_ssize_t Hp = Ho + (kh - 1) * dh, Wp = Wo + (kw - 1) * dw
+    cdef Py_ssize_t u, n, o, r, ih
+    cdef floating* xp
+    cdef floating b
+    for u in prange(N * Cout, nogil=True, num_threads=n_threads, schedule="static"):
+        n = u // Cout
+        o = u - n * Cout
+        xp = &workspace[threadid(), 0]
+        for r in range(Hp):
+            ih = r - ph
+            if ih < 0 or ih >= H:
+                memset(xp + r * Wp, 0, Wp * sizeof(floating))
+            else:
+                _load_padded_row(&x[n, o // mult, ih, 0], W, pw, xp + r * Wp, Wp)
+        b = bias[o] if has_bias else 0
+        _dw_rows(xp, Wp, &weight[o, 0, 0, 0], kh, kw, dh, dw, b, &out[n, o, 0, 0], Ho, Wo)
+
+
+cdef inline void _load_padded_row(const floating* src, Py_ssize_t n_src, Py_ssize_t shift,
+                                  floating* dst, Py_ssize_t L) noexcept nogil:
+    """``dst[k] = src[k - shift]`` for k in [0, L), zeros outside ``src``."""
+    cdef Py_ssize_t k, lo = shift if shift > 0 else 0
+    cdef Py_ssize_t hi = _min(L, n_src + shift)
+    lo = _min(lo, L)
+    if hi < lo:
+        hi = lo
+    for k in range(lo):
+        dst[k] = 0
+    memcpy(dst + lo, src + lo - shift, (hi - lo) * sizeof(floating))
+    for k in range(hi, L):
+        dst[k] = 0
+
+
+cdef inline void _dw_rows(const floating* xp, Py_ssize_t Wp, const floating* w, Py_ssize_t kh,
+                          Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, floating b,
+                          floating* out, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    if floating is float:
+        pyconv_dw_rows_f(xp, Wp, w, kh, kw, dh, dw, b, out, Ho, Wo)
+    else:
+        pyconv_dw_rows_d(xp, Wp, w, kh, kw, dh, dw, b, out, Ho, Wo)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 def conv2d_depthwise_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                     const floating[:, :, :, ::1] weight,    # IN  [Cout, 1, kh, kw]
                                     floating[:, :, :, ::1] grad_x,          # OUT [N, C, H, W]
@@ -413,32 +594,61 @@ def conv2d_depthwise_backward_weight(const floating[:, :, :, ::1] x,         # I
                                      const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                      floating[:, ::1] grad_w_partial,        # OUT [n_chunks, Cout*kh*kw]
                                      floating[:, ::1] grad_b_partial,        # OUT [n_chunks, Cout]
+                                     floating[:, ::1] workspace,             # SCRATCH [n_threads, kh*kw*Wo + Hp*Wp]
                                      Py_ssize_t kh, Py_ssize_t kw,
                                      Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                                      Py_ssize_t dh, Py_ssize_t dw, bint need_bias,
                                      Py_ssize_t chunk, int n_threads):
-    """Per-(chunk, output channel) partial gradients; reduce with `reduce_partials`."""
+    """Per-(chunk, output channel) partial gradients; reduce with `reduce_partials`.
+
+    Each kernel tap keeps one accumulator per output column (``Wo`` lanes in
+    the thread's workspace) over all rows and images of the chunk -- a
+    vectorised multiply-add per row -- and the lanes are summed once at the
+    end, in a fixed order."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Cout = grad_out.shape[1], Ho = grad_out.shape[2], Wo = grad_out.shape[3]
     cdef Py_ssize_t mult = Cout // C, n_chunks = grad_w_partial.shape[0], KK = kh * kw
-    cdef Py_ssize_t u, ch, o, n, oh, i, j, t, ih, iw0, lo, hi
+    cdef Py_ssize_t u, ch, o, n, oh, i, j, t, ih, iw0, lo, hi, r
+    cdef bint s1 = sh == 1 and sw == 1
+    cdef Py_ssize_t Hp = Ho + (kh - 1) * dh, Wp = Wo + (kw - 1) * dw
     cdef const floating* xrow
     cdef const floating* grow
     cdef floating* part_w
-    cdef floating acc
+    cdef floating* acc
+    cdef floating* xp
+    cdef floating* lane
+    cdef floating total
     cdef double bacc
     for u in prange(n_chunks * Cout, nogil=True, num_threads=n_threads, schedule="static"):
         ch = u // Cout
         o = u - ch * Cout
         part_w = &grad_w_partial[ch, o * KK]
-        memset(part_w, 0, KK * sizeof(floating))
+        acc = &workspace[threadid(), 0]
+        memset(acc, 0, KK * Wo * sizeof(floating))
         bacc = 0
         for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
+            if s1:
+                # zero-padded copy of the input channel, then the C row kernel
+                xp = acc + KK * Wo
+                for r in range(Hp):
+                    ih = r - ph
+                    if ih < 0 or ih >= H:
+                        memset(xp + r * Wp, 0, Wp * sizeof(floating))
+                    else:
+                        _load_padded_row(&x[n, o // mult, ih, 0], W, pw, xp + r * Wp, Wp)
+                if floating is float:
+                    pyconv_dw_wgrad_f(xp, Wp, &grad_out[n, o, 0, 0], Ho, Wo, kh, kw, dh, dw,
+                                      acc)
+                else:
+                    pyconv_dw_wgrad_d(xp, Wp, &grad_out[n, o, 0, 0], Ho, Wo, kh, kw, dh, dw,
+                                      acc)
+                if need_bias:
+                    bacc = bacc + _sum(&grad_out[n, o, 0, 0], Ho * Wo)
+                continue
             for oh in range(Ho):
                 grow = &grad_out[n, o, oh, 0]
                 if need_bias:
-                    for t in range(Wo):
-                        bacc = bacc + grow[t]
+                    bacc = bacc + _sum(grow, Wo)
                 for i in range(kh):
                     ih = oh * sh - ph + i * dh
                     if ih < 0 or ih >= H:
@@ -448,12 +658,240 @@ def conv2d_depthwise_backward_weight(const floating[:, :, :, ::1] x,         # I
                         iw0 = j * dw - pw
                         lo = _run_lo(iw0, sw, Wo)
                         hi = _run_hi(iw0, sw, W, Wo, lo)
-                        acc = 0
+                        lane = acc + (i * kw + j) * Wo
                         if sw == 1:
                             for t in range(lo, hi):
-                                acc = acc + grow[t] * xrow[iw0 + t]
+                                lane[t] += grow[t] * xrow[iw0 + t]
                         else:
                             for t in range(lo, hi):
-                                acc = acc + grow[t] * xrow[iw0 + t * sw]
-                        part_w[i * kw + j] += acc
+                                lane[t] += grow[t] * xrow[iw0 + t * sw]
+        for i in range(KK):
+            lane = acc + i * Wo
+            total = 0
+            for t in range(Wo):
+                total = total + lane[t]
+            part_w[i] = total
         grad_b_partial[ch, o] = <floating> bacc
+
+
+# --------------------------------------------------------------------------
+# Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped layers.
+#
+# Y = A^T [ (G g G^T) . (B^T d B) ] A on 4x4 input tiles giving 2x2 outputs:
+# 16 multiplications per output tile and channel pair instead of 36. Work
+# unit: (image, block of `rb` whole rows of output tiles, tb = rb * tw
+# tiles). For each unit the input tiles are transformed into V[16, C, tb]
+# (component e at offset e * es, es padded off multiples of 4 KiB so the 16
+# streams do not alias in L1), 16 GEMMs give M[e] = U[e] @ V[e] with
+# U[16, Cout, C] the transformed weights (computed in Python), and the
+# output transform writes the 2x2 outputs plus bias. The backward pass to
+# the input is the same kernel with the flipped, transposed weights; the
+# weight gradient accumulates dU[e] += dM[e] @ V[e]^T per batch chunk
+# (dM = A dY A^T) and Python maps it back with G^T dU G.
+# --------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _wino_stride(Py_ssize_t size) noexcept nogil:
+    """Distance between the 16 Winograd components of a block: ``size``
+    rounded up to 16 floats plus 16, so consecutive components never sit a
+    multiple of 4 KiB apart."""
+    return (size + 15) // 16 * 16 + 16
+
+
+cdef extern from "_winograd.h" nogil:
+    void pyconv_wino_deint_f(const float* src, Py_ssize_t n, Py_ssize_t shift,
+                             float* e, float* o, Py_ssize_t len)
+    void pyconv_wino_deint_d(const double* src, Py_ssize_t n, Py_ssize_t shift,
+                             double* e, double* o, Py_ssize_t len)
+    void pyconv_wino_input_f(const float* e0, const float* o0, const float* e1,
+                             const float* o1, const float* e2, const float* o2,
+                             const float* e3, const float* o3, float* v, Py_ssize_t es,
+                             Py_ssize_t tw)
+    void pyconv_wino_input_d(const double* e0, const double* o0, const double* e1,
+                             const double* o1, const double* e2, const double* o2,
+                             const double* e3, const double* o3, double* v, Py_ssize_t es,
+                             Py_ssize_t tw)
+    void pyconv_wino_output_f(const float* s, Py_ssize_t es, float* y0, float* y1, float b,
+                              Py_ssize_t tw)
+    void pyconv_wino_output_d(const double* s, Py_ssize_t es, double* y0, double* y1,
+                              double b, Py_ssize_t tw)
+    void pyconv_wino_grad_f(const float* g0, const float* g1, float* d, Py_ssize_t es,
+                            Py_ssize_t tw)
+    void pyconv_wino_grad_d(const double* g0, const double* g1, double* d, Py_ssize_t es,
+                            Py_ssize_t tw)
+
+
+cdef inline void _deint(const floating* src, Py_ssize_t n, Py_ssize_t shift,
+                        floating* e, floating* o, Py_ssize_t length) noexcept nogil:
+    if floating is float:
+        pyconv_wino_deint_f(src, n, shift, e, o, length)
+    else:
+        pyconv_wino_deint_d(src, n, shift, e, o, length)
+
+
+cdef void _wino_input_rows(const floating* x, floating* V, Py_ssize_t es, floating* buf,
+                           Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph,
+                           Py_ssize_t pw, Py_ssize_t tw, Py_ssize_t ty0, Py_ssize_t rows,
+                           Py_ssize_t tb) noexcept nogil:
+    """V[e, c, r*tw + tx] = (B^T d B)[e] of the tile (ty0 + r, tx) of channel c.
+
+    ``buf`` holds the tile row's 4 input rows, zero-padded and deinterleaved
+    (8 arrays of tw + 1)."""
+    cdef Py_ssize_t Lh = tw + 1
+    cdef Py_ssize_t c, r, a, ih, k
+    for c in range(C):
+        for r in range(rows):
+            for a in range(4):
+                ih = 2 * (ty0 + r) - ph + a
+                if ih < 0 or ih >= H:
+                    for k in range(2 * Lh):
+                        buf[2 * a * Lh + k] = 0
+                else:
+                    _deint(x + (c * H + ih) * W, W, pw, buf + 2 * a * Lh,
+                           buf + (2 * a + 1) * Lh, Lh)
+            if floating is float:
+                pyconv_wino_input_f(buf, buf + Lh, buf + 2 * Lh, buf + 3 * Lh, buf + 4 * Lh,
+                                    buf + 5 * Lh, buf + 6 * Lh, buf + 7 * Lh,
+                                    V + c * tb + r * tw, es, tw)
+            else:
+                pyconv_wino_input_d(buf, buf + Lh, buf + 2 * Lh, buf + 3 * Lh, buf + 4 * Lh,
+                                    buf + 5 * Lh, buf + 6 * Lh, buf + 7 * Lh,
+                                    V + c * tb + r * tw, es, tw)
+
+
+cdef void _wino_output_rows(const floating* Mo, Py_ssize_t es, floating* buf,
+                            floating* out, const floating* bias, bint has_bias,
+                            Py_ssize_t M, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t tw,
+                            Py_ssize_t ty0, Py_ssize_t rows, Py_ssize_t tb) noexcept nogil:
+    """out[m, 2x2 tile] = A^T Mo[:, m, tile] A + bias[m] for the block's tiles."""
+    cdef Py_ssize_t m, r, oh, L = 2 * tw
+    cdef floating b
+    for m in range(M):
+        b = bias[m] if has_bias else 0
+        for r in range(rows):
+            if floating is float:
+                pyconv_wino_output_f(Mo + m * tb + r * tw, es, buf, buf + L, b, tw)
+            else:
+                pyconv_wino_output_d(Mo + m * tb + r * tw, es, buf, buf + L, b, tw)
+            oh = 2 * (ty0 + r)
+            memcpy(out + (m * Ho + oh) * Wo, buf, Wo * sizeof(floating))
+            if oh + 1 < Ho:
+                memcpy(out + (m * Ho + oh + 1) * Wo, buf + L, Wo * sizeof(floating))
+
+
+cdef void _wino_grad_rows(const floating* gy, floating* dM, Py_ssize_t es, floating* buf,
+                          Py_ssize_t M, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t tw,
+                          Py_ssize_t ty0, Py_ssize_t rows, Py_ssize_t tb) noexcept nogil:
+    """dM[e, m, tile] = (A dY A^T)[e] for the block's 2x2 output-gradient tiles."""
+    cdef Py_ssize_t m, r, oh, k, L = 2 * tw
+    for m in range(M):
+        for r in range(rows):
+            oh = 2 * (ty0 + r)
+            memcpy(buf, gy + (m * Ho + oh) * Wo, Wo * sizeof(floating))
+            for k in range(Wo, L):
+                buf[k] = 0
+            if oh + 1 < Ho:
+                memcpy(buf + L, gy + (m * Ho + oh + 1) * Wo, Wo * sizeof(floating))
+                for k in range(Wo, L):
+                    buf[L + k] = 0
+            else:
+                for k in range(L):
+                    buf[L + k] = 0
+            if floating is float:
+                pyconv_wino_grad_f(buf, buf + L, dM + m * tb + r * tw, es, tw)
+            else:
+                pyconv_wino_grad_d(buf, buf + L, dM + m * tb + r * tw, es, tw)
+
+
+def winograd_workspace_size(Py_ssize_t C, Py_ssize_t M, Py_ssize_t tw, Py_ssize_t rb):
+    """Floats of per-thread scratch for a block of ``rb`` tile rows."""
+    cdef Py_ssize_t tb = rb * tw
+    return 16 * _wino_stride(C * tb) + 16 * _wino_stride(M * tb) + 8 * (tw + 1) + 16
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def conv2d_winograd_forward(const floating[:, :, :, ::1] x,       # IN  [N, C, H, W]
+                            const floating[:, :, ::1] U,          # IN  [16, Cout, C]
+                            const floating[::1] bias,             # IN  [Cout]
+                            floating[:, :, :, ::1] out,           # OUT [N, Cout, Ho, Wo]
+                            floating[:, ::1] workspace,           # SCRATCH [n_threads, winograd_workspace_size]
+                            Py_ssize_t ph, Py_ssize_t pw, bint has_bias,
+                            Py_ssize_t rb, int n_threads):
+    """3x3, stride 1, dilation 1, groups 1 convolution by Winograd F(2x2, 3x3)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = U.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t tw = (Wo + 1) // 2, th = (Ho + 1) // 2, tb = rb * tw
+    cdef Py_ssize_t nblk = (th + rb - 1) // rb
+    cdef Py_ssize_t es_v = _wino_stride(C * tb), es_m = _wino_stride(M * tb)
+    cdef Py_ssize_t u, n, ty0, rows, tbt, e
+    cdef floating* V
+    cdef floating* Mo
+    cdef floating* buf
+    for u in prange(N * nblk, nogil=True, num_threads=n_threads, schedule="static"):
+        n = u // nblk
+        ty0 = (u - n * nblk) * rb
+        rows = _min(rb, th - ty0)
+        tbt = rows * tw
+        V = &workspace[threadid(), 0]
+        Mo = V + 16 * es_v
+        buf = Mo + 16 * es_m
+        _wino_input_rows(&x[n, 0, 0, 0], V, es_v, buf, C, H, W, ph, pw, tw, ty0, rows, tb)
+        for e in range(16):
+            _gemm(False, False, <int> M, <int> tbt, <int> C, 1, &U[e, 0, 0], <int> C,
+                  V + e * es_v, <int> tb, 0, Mo + e * es_m, <int> tb)
+        _wino_output_rows(Mo, es_m, buf, &out[n, 0, 0, 0], &bias[0], has_bias, M, Ho, Wo,
+                          tw, ty0, rows, tb)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, H, W]
+                                    const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
+                                    floating[:, ::1] grad_u_partial,        # OUT [n_chunks, 16*Cout*C]
+                                    floating[:, ::1] grad_b_partial,        # OUT [n_chunks, Cout]
+                                    floating[:, ::1] workspace,             # SCRATCH [n_threads, winograd_workspace_size]
+                                    Py_ssize_t ph, Py_ssize_t pw, bint need_bias,
+                                    Py_ssize_t chunk, Py_ssize_t rb, int n_threads):
+    """Per-chunk partial gradients of the transformed weights U (and the
+    bias); reduce with `reduce_partials`, then map back with G^T dU G."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = grad_out.shape[1], Ho = grad_out.shape[2], Wo = grad_out.shape[3]
+    cdef Py_ssize_t tw = (Wo + 1) // 2, th = (Ho + 1) // 2, tb = rb * tw
+    cdef Py_ssize_t nblk = (th + rb - 1) // rb, P = Ho * Wo
+    cdef Py_ssize_t es_v = _wino_stride(C * tb), es_m = _wino_stride(M * tb)
+    cdef Py_ssize_t n_chunks = grad_u_partial.shape[0]
+    cdef Py_ssize_t ch, n, blk, ty0, rows, tbt, e, o, q
+    cdef floating* V
+    cdef floating* dM
+    cdef floating* buf
+    cdef floating* part_u
+    cdef floating* part_b
+    cdef const floating* gy
+    cdef double acc
+    for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
+        V = &workspace[threadid(), 0]
+        dM = V + 16 * es_v
+        buf = dM + 16 * es_m
+        part_u = &grad_u_partial[ch, 0]
+        part_b = &grad_b_partial[ch, 0]
+        memset(part_u, 0, 16 * M * C * sizeof(floating))
+        memset(part_b, 0, M * sizeof(floating))
+        for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
+            for blk in range(nblk):
+                ty0 = blk * rb
+                rows = _min(rb, th - ty0)
+                tbt = rows * tw
+                _wino_input_rows(&x[n, 0, 0, 0], V, es_v, buf, C, H, W, ph, pw, tw, ty0,
+                                 rows, tb)
+                _wino_grad_rows(&grad_out[n, 0, 0, 0], dM, es_m, buf, M, Ho, Wo, tw, ty0,
+                                rows, tb)
+                for e in range(16):
+                    _gemm(False, True, <int> M, <int> C, <int> tbt, 1, dM + e * es_m,
+                          <int> tb, V + e * es_v, <int> tb, 1, part_u + e * M * C, <int> C)
+            if need_bias:
+                for o in range(M):
+                    gy = &grad_out[n, o, 0, 0]
+                    acc = 0
+                    for q in range(P):
+                        acc = acc + gy[q]
+                    part_b[o] += <floating> acc

@@ -80,7 +80,7 @@ class Conv2D(_FusedActivation, Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = check_int(filters, "filters", min_value=1)
+        self.filters = check_int(filters, "filters", min_value=1, max_value=2**31 - 1)
         self.kernel_size = check_pair(kernel_size, "kernel_size")
         self.strides = check_pair(strides, "strides")
         self.dilation_rate = check_pair(dilation_rate, "dilation_rate")

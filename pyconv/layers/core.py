@@ -127,7 +127,7 @@ class Dense(_FusedActivation, Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.units = check_int(units, "units", min_value=1)
+        self.units = check_int(units, "units", min_value=1, max_value=2**31 - 1)
         self.activation = _activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
