@@ -120,7 +120,10 @@ def blas_single_threaded():
     """Context manager holding every BLAS library to one thread.
 
     Kernels call ``scipy.linalg.cython_blas`` from inside their own OpenMP
-    threads; a multi-threaded BLAS there would oversubscribe the cores.
+    threads; a multi-threaded BLAS there would oversubscribe the cores. The
+    training loop holds numpy's BLAS to one thread too: its small matmuls
+    gain nothing from threads, and an idle BLAS pool spinning beside the
+    OpenMP pool slows both (measured: a LeNet epoch 9.6 s instead of 2.0 s).
     The controller is built once, after the kernels (and so scipy's BLAS)
     are loaded.
     """
@@ -128,5 +131,8 @@ def blas_single_threaded():
     if _blas_controller is None:
         from threadpoolctl import ThreadpoolController
 
+        from . import _dispatch
+
+        _dispatch.kernels("conv")  # loads scipy's BLAS, which the kernels call
         _blas_controller = ThreadpoolController().select(user_api="blas")
     return _blas_controller.limit(limits=1)

@@ -280,29 +280,42 @@ def _dilated_as_phases(x_shape, out_hw, weight_shape, x_dtype, stride, padding, 
     return _use_winograd(x_dtype, weight_shape, (1, 1), (1, 1), groups)
 
 
-# Direct (register-blocked, no im2col) convolution: for stride-1 layers
-# with at most this many output channels (a multiple of 16) and at most
-# _DIRECT_MAX_K weights per output (measured faster than im2col + BLAS).
+# Direct (register-blocked, no im2col) convolution, for stride-1 layers with
+# few output channels (a multiple of 16, <= _DIRECT_MAX_COUT) and at most
+# _DIRECT_MAX_K weights per output: measured faster than im2col + BLAS
+# there (lenet2 0.78 vs 1.45 ms, cifar1 2.0 vs 2.1 ms), whose GEMM is too
+# thin to pay for the im2col copy. (An 8-channel variant for C_out = 6 only
+# tied im2col, losing 2 of 8 lanes: not kept.)
 _DIRECT_MAX_COUT = 32
 _DIRECT_MAX_K = 256
+# The direct weight gradient transposes grad_output per image, which pays
+# off only with enough taps (measured: lenet2, K=150: 0.88 vs 2.05 ms;
+# cifar1, K=27: 2.97 vs 1.84 ms for im2col + BLAS).
+_DIRECT_WGRAD_MIN_K = 64
 
 
-def _use_direct(kernels, x, weight, stride, groups):
+def _use_direct(kernels, dtype, weight_shape, stride, groups):
     """Never depends on the thread count (the algorithm fixes the rounding)."""
-    c_out, c_per_group, kh, kw = weight.shape
-    return (x.dtype == np.float32 and tuple(stride) == (1, 1) and groups == 1
+    c_out, c_per_group, kh, kw = weight_shape
+    return (dtype == np.float32 and tuple(stride) == (1, 1) and groups == 1
             and c_out % 16 == 0 and c_out <= _DIRECT_MAX_COUT
             and c_per_group * kh * kw <= _DIRECT_MAX_K and kernels.has_direct_kernel())
 
 
-def _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias, n_threads):
-    c_out, c_in, kh, kw = weight.shape
-    (dh, dw), (ho, wo) = dilation, out.shape[2:]
-    wpk = np.ascontiguousarray(
-        weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1))
+def _direct_geometry(c_in, kh, kw, ho, wo, dilation):
+    """Padded image size and the offset of every tap (c, i, j) in it."""
+    dh, dw = dilation
     padded_h, padded_w = ho + (kh - 1) * dh, wo + (kw - 1) * dw
     c, i, j = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
     offs = ((c * padded_h + i * dh) * padded_w + j * dw).astype(np.intp).ravel()
+    return padded_h, padded_w, offs
+
+
+def _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias, n_threads):
+    c_out, c_in, kh, kw = weight.shape
+    wpk = np.ascontiguousarray(
+        weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1))
+    padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
     workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w), x.dtype)
     kernels.conv2d_direct_forward(x, wpk, bias, offs, out, workspace, padded_h, padded_w,
                                   top, left, has_bias, n_threads)
@@ -382,7 +395,7 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
                         ((top // dh, bottom // dh), (left // dw, right // dw)), (1, 1), 1,
                         "zeros", out=y)
         return _phase_merge(y, dh, dw, out)
-    if _use_direct(kernels, x, weight, stride, groups):
+    if _use_direct(kernels, x.dtype, weight.shape, stride, groups):
         return _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias,
                                n_threads)
     k = c_per_group * kh * kw
@@ -491,15 +504,27 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                               grad_x, kh - 1 - top, kw - 1 - left, False, n_threads)
         if need_bias_grad:
             kernels.reduce_partials(part_b, grad_bias, n_threads)
+        if need_input_grad and padded:
+            grad_x = _fold_padded_grad(grad_x, x_shape, user_padding, padding_mode)
         return grad_x, grad_weight, grad_bias
     else:
         tile = _tile_size(k, positions, n, n_threads, x.itemsize, row=grad_output.shape[3])
         workspace = _workspace("col", (n_threads, k * tile), dtype)
         flip_top, flip_left = dh * (kh - 1) - top, dw * (kw - 1) - left
         with blas_single_threaded():
-            kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh, kw,
-                                           sh, sw, top, left, dh, dw, groups, need_bias_grad,
-                                           chunk, tile, n_threads)
+            if (_use_direct(kernels, dtype, weight.shape, stride, groups)
+                    and k >= _DIRECT_WGRAD_MIN_K):
+                padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw,
+                                                            *grad_output.shape[2:], dilation)
+                size = c_in * padded_h * padded_w + positions * c_out
+                kernels.conv2d_direct_backward_weight(
+                    x, grad_output, offs, part_w, part_b,
+                    _workspace("direct", (n_threads, size), dtype), padded_h, padded_w,
+                    top, left, need_bias_grad, chunk, n_threads)
+            else:
+                kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh,
+                                               kw, sh, sw, top, left, dh, dw, groups,
+                                               need_bias_grad, chunk, tile, n_threads)
             # Stride 1: the input gradient is a forward convolution of
             # grad_output with the flipped weights -- no col2im scatter, and
             # tiles (not whole images) are the unit of parallel work. Its
@@ -507,8 +532,8 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
             # so it pays only when that ratio is small. (The choice never
             # depends on the thread count: results stay bit-identical.)
             flip_cost = (c_out * h * w) / (c_per_group * groups * positions)
-            if (need_input_grad and (sh, sw) == (1, 1) and min(flip_top, flip_left) >= 0
-                    and flip_cost <= _FLIP_MAX_COST):
+            flip_ok = (sh, sw) == (1, 1) and min(flip_top, flip_left) >= 0
+            if need_input_grad and flip_ok and flip_cost <= _FLIP_MAX_COST:
                 flipped = _flipped_weight(weight, groups)
                 k_in = flipped.shape[1] * kh * kw
                 tile = _tile_size(k_in, h * w, n, n_threads, x.itemsize, row=w)
@@ -517,7 +542,8 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                                        1, 1, flip_top, flip_left, dh, dw, groups, False,
                                        tile, n_threads)
             elif need_input_grad:
-                tile = min(positions, max(64, _TILE_BYTES // max(1, k * x.itemsize)))
+                # (one image per thread here: the tile must not depend on it)
+                tile = _tile_size(k, positions, 1, 1, x.itemsize, row=grad_output.shape[3])
                 workspace = _workspace("col", (n_threads, k * tile), dtype)
                 kernels.conv2d_backward_input(grad_output, weight, grad_x, workspace, sh, sw,
                                               top, left, dh, dw, groups, tile, n_threads)

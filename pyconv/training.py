@@ -33,6 +33,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._progbar import is_interactive
+from ._threads import blas_single_threaded
 from ._validation import as_float_array, check_int, check_positive_float, fail
 from .callbacks import CallbackList
 
@@ -471,7 +472,7 @@ class Trainer:
         logs = {}
         epoch, step = initial_epoch, -1
         interrupted = False
-        with _SigintDeferrer() as sigint:
+        with _SigintDeferrer() as sigint, blas_single_threaded():
             try:
                 callback_list.on_train_begin()
                 for epoch in range(initial_epoch, epochs):
@@ -555,7 +556,8 @@ class Trainer:
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1,
                                      steps=len(_batch_slices(len(x), batch_size)))
-        logs = self._evaluate_arrays(x, y, w, batch_size, callback_list)
+        with blas_single_threaded():
+            logs = self._evaluate_arrays(x, y, w, batch_size, callback_list)
         return self._format_logs(logs, return_dict)
 
     def _format_logs(self, logs, return_dict):
@@ -581,10 +583,11 @@ class Trainer:
                                      verbose=verbose, epochs=1, steps=len(slices))
         out = np.empty((len(x),) + tuple(self._output_shape), dtype=self.dtype)
         callback_list.on_predict_begin()
-        for step, (start, stop) in enumerate(slices):
-            callback_list.on_predict_batch_begin(step)
-            out[start:stop] = self._forward(x[start:stop], training=False)
-            callback_list.on_predict_batch_end(step, {"outputs": out[start:stop]})
+        with blas_single_threaded():
+            for step, (start, stop) in enumerate(slices):
+                callback_list.on_predict_batch_begin(step)
+                out[start:stop] = self._forward(x[start:stop], training=False)
+                callback_list.on_predict_batch_end(step, {"outputs": out[start:stop]})
         callback_list.on_predict_end()
         return out
 

@@ -523,3 +523,58 @@ def test_replicate_padding_may_exceed_the_input_like_torch(padding, rng):
         assert_close(got, want)
     y_t, gx_t, gw_t, _ = torch_conv2d(x, weight, None, grad_output, **options)
     assert_close(y, y_t)
+
+
+# ----------------------------------------------------------------------------
+# The fast paths that only larger layers reach (float32): Winograd F(2x2,3x3)
+# for 3x3 stride-1 layers with >= 16 channels, the phase split of dilated
+# stride-1 layers, the register-blocked direct kernel for 16/32 output
+# channels, depthwise row kernels.
+# ----------------------------------------------------------------------------
+FAST_PATHS = [
+    # (id, x_shape, w_shape, options)
+    ("winograd-p1", (3, 16, 12, 10), (32, 16, 3, 3), {"padding": 1}),
+    ("winograd-p0", (2, 24, 11, 13), (16, 24, 3, 3), {"padding": 0}),
+    ("winograd-p2", (2, 16, 9, 9), (16, 16, 3, 3), {"padding": 2}),
+    ("winograd-p1x0", (2, 32, 10, 7), (24, 32, 3, 3), {"padding": (1, 0)}),
+    ("winograd-same-reflect", (2, 16, 8, 8), (16, 16, 3, 3),
+     {"padding": "same", "padding_mode": "reflect"}),
+    ("dilated-phases", (2, 16, 16, 16), (16, 16, 3, 3), {"padding": 2, "dilation": 2}),
+    ("dilated-phases-circular", (2, 16, 12, 12), (16, 16, 3, 3),
+     {"padding": 2, "dilation": 2, "padding_mode": "circular"}),
+    ("direct-replicate", (2, 8, 12, 12), (16, 8, 3, 3),
+     {"padding": 1, "padding_mode": "replicate"}),
+    ("direct-5x5", (4, 6, 14, 14), (16, 6, 5, 5), {}),
+    ("direct-5x5-c1", (4, 1, 28, 28), (16, 1, 5, 5), {"padding": 2}),
+    ("direct-32", (2, 8, 12, 12), (32, 8, 3, 3), {"padding": 1, "stride": 1}),
+    ("strided-im2col", (2, 16, 12, 12), (32, 16, 3, 3), {"padding": 1, "stride": 2}),
+    ("depthwise-64", (2, 64, 12, 12), (64, 1, 3, 3), {"padding": 1, "groups": 64}),
+]
+
+
+@pytest.mark.parametrize("case", FAST_PATHS, ids=[c[0] for c in FAST_PATHS])
+def test_fast_paths_match_reference_and_are_thread_independent(case, rng):
+    _, x_shape, w_shape, options = case
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    weight = (rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))).astype(np.float32)
+    bias = rng.standard_normal(w_shape[0]).astype(np.float32)
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, weight, bias))
+    expected = ref.conv2d_im2col(x64, w64, b64, **options)
+    grad_output = rng.standard_normal(expected.shape).astype(np.float32)
+    expected_grads = ref.conv2d_backward_im2col(grad_output.astype(np.float64), x64, w64,
+                                                **options)
+    results = {}
+    try:
+        for n_threads in (1, 2):
+            pyconv.set_num_threads(n_threads)
+            results[n_threads] = (F.conv2d(x, weight, bias, **options),
+                                  *F.conv2d_backward(grad_output, x, weight, **options))
+    finally:
+        pyconv.set_num_threads(None)
+    y, grad_x, grad_weight, grad_bias = results[1]
+    assert_close(y, expected, np.float32, err_msg="y")
+    for name, got, want in zip(["grad_x", "grad_weight", "grad_bias"],
+                               [grad_x, grad_weight, grad_bias], expected_grads):
+        assert_close(got, want, np.float32, err_msg=name)
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_array_equal(one, two)   # bit-identical for 1 and 2 threads

@@ -16,7 +16,6 @@
 # batch -- the chunking depends on the batch size only, never on the thread
 # count -- and the partials are reduced in chunk order. Results are therefore
 # bit-identical run to run and across thread counts.
-cimport cython
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
@@ -105,7 +104,7 @@ cdef void _im2col_tile(const floating* x, floating* col,
                     oh = oh + 1
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     void pyconv_im2col_rows_f(const float* x, float* col, Py_ssize_t Cg, Py_ssize_t H,
                               Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                               Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
@@ -116,14 +115,14 @@ cdef extern from "_winograd.h" nogil:
                               Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     float pyconv_dot_f(const float* a, const float* b, Py_ssize_t n, Py_ssize_t sb)
     double pyconv_dot_d(const double* a, const double* b, Py_ssize_t n, Py_ssize_t sb)
     double pyconv_sum_f(const float* a, Py_ssize_t n)
     double pyconv_sum_d(const double* a, Py_ssize_t n)
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     void pyconv_dw_rows_f(const float* xp, Py_ssize_t Wp, const float* w, Py_ssize_t kh,
                           Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, float b, float* out,
                           Py_ssize_t Ho, Py_ssize_t Wo)
@@ -132,7 +131,7 @@ cdef extern from "_winograd.h" nogil:
                           Py_ssize_t Ho, Py_ssize_t Wo)
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     void pyconv_dw_wgrad_f(const float* xp, Py_ssize_t Wp, const float* g, Py_ssize_t Ho,
                            Py_ssize_t Wo, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t dh,
                            Py_ssize_t dw, float* lanes)
@@ -141,11 +140,17 @@ cdef extern from "_winograd.h" nogil:
                            Py_ssize_t dw, double* lanes)
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     int PYCONV_HAVE_DIRECT_AVX2
     void pyconv_direct16_f(const float* xp, Py_ssize_t Wp, const Py_ssize_t* offs,
                            Py_ssize_t K, const float* wpk, Py_ssize_t M, const float* bias,
                            int has_bias, float* out, Py_ssize_t Ho, Py_ssize_t Wo)
+
+
+cdef extern from "_conv_loops.h" nogil:
+    void pyconv_direct16_wgrad_f(const float* xp, Py_ssize_t Wp, const Py_ssize_t* offs,
+                                 Py_ssize_t K, const float* gyT, Py_ssize_t M,
+                                 Py_ssize_t Ho, Py_ssize_t Wo, float* gw)
 
 
 def has_direct_kernel():
@@ -170,13 +175,36 @@ cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
         return pyconv_sum_d(a, n)
 
 
+cdef extern from "_conv_loops.h" nogil:
+    void pyconv_col2im_rows_f(const float* col, float* gx, Py_ssize_t Cg, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                              Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
+    void pyconv_col2im_rows_d(const double* col, double* gx, Py_ssize_t Cg, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                              Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
+
+
+cdef inline void _col2im_rows(const floating* col, floating* gx,
+                              Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W,
+                              Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                              Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
+                              Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows) noexcept nogil:
+    """`_col2im_tile` for a tile of whole output rows (C code in _conv_loops.h)."""
+    if floating is float:
+        pyconv_col2im_rows_f(col, gx, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
+    else:
+        pyconv_col2im_rows_d(col, gx, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
+
+
 cdef inline void _im2col_rows(const floating* x, floating* col,
                               Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W,
                               Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                               Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
                               Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows) noexcept nogil:
     """`_im2col_tile` for a tile of whole output rows ``oh0 .. oh0+rows``
-    (C code in _winograd.h: the valid column range of each kernel tap is
+    (C code in _conv_loops.h: the valid column range of each kernel tap is
     computed once and the copies vectorise)."""
     if floating is float:
         pyconv_im2col_rows_f(x, col, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
@@ -227,8 +255,6 @@ cdef inline bint _is_direct(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssiz
     return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                    const floating[:, :, :, ::1] weight,     # IN  [Cout, C/groups, kh, kw]
                    const floating[::1] bias,                # IN  [Cout] (ignored if not has_bias)
@@ -279,8 +305,6 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                         o_ptr[m * P + q] += bval
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                           const floating[:, :, :, ::1] weight,    # IN  [Cout, C/groups, kh, kw]
                           floating[:, :, :, ::1] grad_x,          # OUT [N, C, H, W]
@@ -296,6 +320,7 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
     cdef Py_ssize_t P = Ho * Wo, Mg = Cout // groups, K = Cg * kh * kw
     cdef Py_ssize_t n_tiles = (P + tile - 1) // tile
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
+    cdef bint rows_aligned = tile % Wo == 0
     cdef Py_ssize_t n, t, p0, pt, g
     cdef floating* col
     # One image per thread: col2im tiles of one image overlap, so the image
@@ -317,12 +342,14 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
                     _gemm(True, False, <int> K, <int> pt, <int> Mg, 1,
                           &weight[g * Mg, 0, 0, 0], <int> K,
                           &grad_out[n, g * Mg, 0, 0] + p0, <int> P, 0, col, <int> pt)
-                    _col2im_tile(col, &grad_x[n, g * Cg, 0, 0], Cg, H, W, kh, kw,
-                                 sh, sw, ph, pw, dh, dw, Wo, p0, pt)
+                    if rows_aligned:
+                        _col2im_rows(col, &grad_x[n, g * Cg, 0, 0], Cg, H, W, kh, kw,
+                                     sh, sw, ph, pw, dh, dw, Wo, p0 // Wo, pt // Wo)
+                    else:
+                        _col2im_tile(col, &grad_x[n, g * Cg, 0, 0], Cg, H, W, kh, kw,
+                                     sh, sw, ph, pw, dh, dw, Wo, p0, pt)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, H, W]
                            const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                            floating[:, ::1] grad_w_partial,        # OUT [n_chunks, Cout*K]
@@ -341,13 +368,11 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
     cdef Py_ssize_t n_chunks = grad_w_partial.shape[0]
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
     cdef bint rows_aligned = tile % Wo == 0
-    cdef Py_ssize_t ch, n, t, p0, pt, g, o, q
+    cdef Py_ssize_t ch, n, t, p0, pt, g, o
     cdef floating* col
     cdef floating* part_w
     cdef floating* part_b
     cdef const floating* b_ptr
-    cdef const floating* gy
-    cdef double acc
     cdef int ldb
     for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
         col = &workspace[threadid(), 0]
@@ -377,15 +402,9 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
                           part_w + g * Mg * K, <int> K)
                 if need_bias:
                     for o in range(Cout):
-                        gy = &grad_out[n, o, 0, 0] + p0
-                        acc = 0
-                        for q in range(pt):
-                            acc = acc + gy[q]
-                        part_b[o] += <floating> acc
+                        part_b[o] += <floating> _sum(&grad_out[n, o, 0, 0] + p0, pt)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def reduce_partials(const floating[:, ::1] partial,   # IN  [n_chunks, L]
                     floating[::1] out,                # OUT [L]
                     int n_threads):
@@ -403,8 +422,6 @@ def reduce_partials(const floating[:, ::1] partial,   # IN  [n_chunks, L]
                 out[i] += partial[c, i]
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_direct_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
                           const float[:, :, ::1] wpk,         # IN  [Cout/16, C*kh*kw, 16]
                           const float[::1] bias,              # IN  [Cout]
@@ -436,12 +453,52 @@ def conv2d_direct_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
                           &out[n, 0, 0, 0], Ho, Wo)
 
 
+def conv2d_direct_backward_weight(const float[:, :, :, ::1] x,         # IN  [N, C, H, W]
+                                  const float[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
+                                  const Py_ssize_t[::1] offs,          # IN  [C*kh*kw] tap offsets
+                                  float[:, ::1] grad_w_partial,        # OUT [n_chunks, Cout*K]
+                                  float[:, ::1] grad_b_partial,        # OUT [n_chunks, Cout]
+                                  float[:, ::1] workspace,             # SCRATCH [n_threads, C*Hp*Wp + Ho*Wo*Cout]
+                                  Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t ph, Py_ssize_t pw,
+                                  bint need_bias, Py_ssize_t chunk, int n_threads):
+    """Per-chunk partial weight gradients of `conv2d_direct_forward`'s
+    convolution (Cout a multiple of 16): per image, the input is copied into
+    a zero-padded buffer and grad_output transposed to [Ho*Wo, Cout], then
+    `pyconv_direct16_wgrad_f` accumulates 16 channels x 6 taps in registers."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = grad_out.shape[1], Ho = grad_out.shape[2], Wo = grad_out.shape[3]
+    cdef Py_ssize_t K = offs.shape[0], P = Ho * Wo, n_chunks = grad_w_partial.shape[0]
+    cdef Py_ssize_t ch, n, c, r, ih, m, q
+    cdef float* xp
+    cdef float* gyT
+    cdef const float* gy
+    for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
+        xp = &workspace[threadid(), 0]
+        gyT = xp + C * Hp * Wp
+        memset(&grad_w_partial[ch, 0], 0, M * K * sizeof(float))
+        memset(&grad_b_partial[ch, 0], 0, M * sizeof(float))
+        for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
+            for c in range(C):
+                for r in range(Hp):
+                    ih = r - ph
+                    if ih < 0 or ih >= H:
+                        memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
+                    else:
+                        _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+            for m in range(M):
+                gy = &grad_out[n, m, 0, 0]
+                for q in range(P):
+                    gyT[q * M + m] = gy[q]
+                if need_bias:
+                    grad_b_partial[ch, m] += <float> _sum(gy, P)
+            pyconv_direct16_wgrad_f(xp, Wp, &offs[0], K, gyT, M, Ho, Wo,
+                                    &grad_w_partial[ch, 0])
+
+
 # --------------------------------------------------------------------------
 # Depthwise (one input channel per group): direct loops over output rows.
 # --------------------------------------------------------------------------
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_depthwise_forward(const floating[:, :, :, ::1] x,        # IN  [N, C, H, W]
                              const floating[:, :, :, ::1] weight,   # IN  [Cout, 1, kh, kw]
                              const floating[::1] bias,              # IN  [Cout]
@@ -485,8 +542,6 @@ def conv2d_depthwise_forward(const floating[:, :, :, ::1] x,        # IN  [N, C,
                             orow[t] += wv * xrow[iw0 + t * sw]
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_depthwise_forward_s1(const floating[:, :, :, ::1] x,        # IN  [N, C, H, W]
                                 const floating[:, :, :, ::1] weight,   # IN  [C*mult, 1, kh, kw]
                                 const floating[::1] bias,              # IN  [C*mult]
@@ -544,8 +599,6 @@ cdef inline void _dw_rows(const floating* xp, Py_ssize_t Wp, const floating* w, 
         pyconv_dw_rows_d(xp, Wp, w, kh, kw, dh, dw, b, out, Ho, Wo)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_depthwise_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                     const floating[:, :, :, ::1] weight,    # IN  [Cout, 1, kh, kw]
                                     floating[:, :, :, ::1] grad_x,          # OUT [N, C, H, W]
@@ -588,8 +641,6 @@ def conv2d_depthwise_backward_input(const floating[:, :, :, ::1] grad_out,  # IN
                                 gxrow[iw0 + t * sw] += wv * grow[t]
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_depthwise_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, H, W]
                                      const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                      floating[:, ::1] grad_w_partial,        # OUT [n_chunks, Cout*kh*kw]
@@ -697,7 +748,7 @@ cdef inline Py_ssize_t _wino_stride(Py_ssize_t size) noexcept nogil:
     return (size + 15) // 16 * 16 + 16
 
 
-cdef extern from "_winograd.h" nogil:
+cdef extern from "_conv_loops.h" nogil:
     void pyconv_wino_deint_f(const float* src, Py_ssize_t n, Py_ssize_t shift,
                              float* e, float* o, Py_ssize_t len)
     void pyconv_wino_deint_d(const double* src, Py_ssize_t n, Py_ssize_t shift,
@@ -808,8 +859,6 @@ def winograd_workspace_size(Py_ssize_t C, Py_ssize_t M, Py_ssize_t tw, Py_ssize_
     return 16 * _wino_stride(C * tb) + 16 * _wino_stride(M * tb) + 8 * (tw + 1) + 16
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_winograd_forward(const floating[:, :, :, ::1] x,       # IN  [N, C, H, W]
                             const floating[:, :, ::1] U,          # IN  [16, Cout, C]
                             const floating[::1] bias,             # IN  [Cout]
@@ -843,8 +892,6 @@ def conv2d_winograd_forward(const floating[:, :, :, ::1] x,       # IN  [N, C, H
                           tw, ty0, rows, tb)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, H, W]
                                     const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                     floating[:, ::1] grad_u_partial,        # OUT [n_chunks, 16*Cout*C]
@@ -860,14 +907,12 @@ def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN
     cdef Py_ssize_t nblk = (th + rb - 1) // rb, P = Ho * Wo
     cdef Py_ssize_t es_v = _wino_stride(C * tb), es_m = _wino_stride(M * tb)
     cdef Py_ssize_t n_chunks = grad_u_partial.shape[0]
-    cdef Py_ssize_t ch, n, blk, ty0, rows, tbt, e, o, q
+    cdef Py_ssize_t ch, n, blk, ty0, rows, tbt, e, o
     cdef floating* V
     cdef floating* dM
     cdef floating* buf
     cdef floating* part_u
     cdef floating* part_b
-    cdef const floating* gy
-    cdef double acc
     for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
         V = &workspace[threadid(), 0]
         dM = V + 16 * es_v
@@ -890,8 +935,4 @@ def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN
                           <int> tb, V + e * es_v, <int> tb, 1, part_u + e * M * C, <int> C)
             if need_bias:
                 for o in range(M):
-                    gy = &grad_out[n, o, 0, 0]
-                    acc = 0
-                    for q in range(P):
-                        acc = acc + gy[q]
-                    part_b[o] += <floating> acc
+                    part_b[o] += <floating> _sum(&grad_out[n, o, 0, 0], P)

@@ -1,19 +1,22 @@
-/* Inner loops of pyconv's conv kernels (conv.pyx) written in C: the
- * Winograd F(2x2, 3x3) tile transforms and the row-tile im2col.
+/* Inner loops of pyconv's conv kernels (conv.pyx), written in C where the
+ * compiler needs `restrict`, `omp simd` or intrinsics to vectorise them:
+ *   - Winograd F(2x2, 3x3) tile transforms (input, output, gradient);
+ *   - im2col / col2im of tiles of whole output rows;
+ *   - depthwise stride-1 rows (forward, weight gradient) and dot/sum reductions;
+ *   - the register-blocked direct convolution (AVX2+FMA build only).
  *
- * Plain C loops over the tiles of one tile row, marked `omp simd` so the
- * compiler vectorises them although the 16 output streams share one base
- * pointer (they never overlap: components are `es` elements apart and
- * es >= the row length). Without OpenMP the pragma is ignored and the loops
- * stay correct, only scalar. The same source serves the baseline build and
- * the AVX2+FMA build (conv_avx2), which differ only in code generation.
+ * Loops marked `omp simd` are vectorised although several output streams
+ * share one base pointer (they never overlap). Without OpenMP the pragma is
+ * ignored and the loops stay correct, only scalar. The same source serves the
+ * baseline build and the AVX2+FMA build (conv_avx2), which differ only in
+ * code generation; intrinsics sit behind `#if defined(__AVX2__) && defined(__FMA__)`.
  *
- * Layout: rows of the input are deinterleaved, e[k] = row[2k] and
+ * Winograd layout: rows of the input are deinterleaved, e[k] = row[2k] and
  * o[k] = row[2k+1], so each 4x4 input tile at tile column tx reads
  * e[tx], o[tx], e[tx+1], o[tx+1] -- unit-stride loads.
  */
-#ifndef PYCONV_WINOGRAD_H
-#define PYCONV_WINOGRAD_H
+#ifndef PYCONV_CONV_LOOPS_H
+#define PYCONV_CONV_LOOPS_H
 
 #include <stddef.h>
 
@@ -190,6 +193,43 @@ static void pyconv_im2col_rows_##SUF(const T *PYCONV_RESTRICT x, T *PYCONV_RESTR
 
 PYCONV_IM2COL_DEFINE(float, f)
 PYCONV_IM2COL_DEFINE(double, d)
+
+/* Adjoint of pyconv_im2col_rows: add col back onto the image gradient gx. */
+#define PYCONV_COL2IM_DEFINE(T, SUF)                                                   \
+PYCONV_NO_LIBCALLS                                                                     \
+static void pyconv_col2im_rows_##SUF(const T *PYCONV_RESTRICT col,                     \
+        T *PYCONV_RESTRICT gx, ptrdiff_t Cg, ptrdiff_t H, ptrdiff_t W, ptrdiff_t kh,   \
+        ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t ph, ptrdiff_t pw,          \
+        ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t Wo, ptrdiff_t oh0, ptrdiff_t rows)       \
+{                                                                                      \
+    ptrdiff_t c, i, j, r, t, ih, iw0, lo, hi, pt = rows * Wo;                          \
+    for (c = 0; c < Cg; c++)                                                           \
+    for (i = 0; i < kh; i++)                                                           \
+    for (j = 0; j < kw; j++) {                                                         \
+        const T *PYCONV_RESTRICT src = col + ((c * kh + i) * kw + j) * pt;             \
+        iw0 = j * dw - pw;                                                             \
+        lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;                                      \
+        if (lo > Wo) lo = Wo;                                                          \
+        hi = iw0 >= W ? 0 : (W - 1 - iw0) / sw + 1;                                    \
+        if (hi > Wo) hi = Wo;                                                          \
+        if (hi < lo) hi = lo;                                                          \
+        for (r = 0; r < rows; r++, src += Wo) {                                        \
+            ih = (oh0 + r) * sh - ph + i * dh;                                         \
+            if (ih < 0 || ih >= H) continue;                                           \
+            {                                                                          \
+                T *PYCONV_RESTRICT dst = gx + (c * H + ih) * W + iw0;                  \
+                if (sw == 1) {                                                         \
+                    for (t = lo; t < hi; t++) dst[t] += src[t];                        \
+                } else {                                                               \
+                    for (t = lo; t < hi; t++) dst[t * sw] += src[t];                   \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+}
+
+PYCONV_COL2IM_DEFINE(float, f)
+PYCONV_COL2IM_DEFINE(double, d)
 
 /* Dot product of a[0..n) and b[0, sb, 2 sb, ...) in lanes (a fixed order
  * for a given build, independent of the thread count), and a plain sum
@@ -370,8 +410,68 @@ static void pyconv_direct16_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
         }
     }
 }
+/* Weight gradient of the same convolution for one image, register-blocked:
+ * gw[m][k] += sum_p gyT[p][m] * xp[offs[k] + base(p)] for 16 channels x 6
+ * taps (12 accumulators) at a time; gyT is grad_output transposed to
+ * [Ho*Wo][M]; gw is [M][K]. Sums run over p in order (deterministic). */
+static void pyconv_direct16_wgrad_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
+        const ptrdiff_t *PYCONV_RESTRICT offs, ptrdiff_t K,
+        const float *PYCONV_RESTRICT gyT, ptrdiff_t M, ptrdiff_t Ho, ptrdiff_t Wo,
+        float *PYCONV_RESTRICT gw)
+{
+    ptrdiff_t mb, k0, kk, nk, oh, ow, l;
+    float tmp[6][16];
+    for (mb = 0; mb < M / 16; mb++) {
+        for (k0 = 0; k0 < K; k0 += 6) {
+            nk = K - k0 < 6 ? K - k0 : 6;
+            {
+                ptrdiff_t o0 = offs[k0], o1 = offs[k0 + (nk > 1 ? 1 : 0)];
+                ptrdiff_t o2 = offs[k0 + (nk > 2 ? 2 : 0)], o3 = offs[k0 + (nk > 3 ? 3 : 0)];
+                ptrdiff_t o4 = offs[k0 + (nk > 4 ? 4 : 0)], o5 = offs[k0 + (nk > 5 ? 5 : 0)];
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+                __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                __m256 a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+                for (oh = 0; oh < Ho; oh++) {
+                    const float *xr = xp + oh * Wp;
+                    const float *g = gyT + oh * Wo * M + mb * 16;
+                    for (ow = 0; ow < Wo; ow++, g += M) {
+                        const float *b = xr + ow;
+                        __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8), v;
+                        v = _mm256_broadcast_ss(b + o0);
+                        a00 = _mm256_fmadd_ps(v, g0, a00); a01 = _mm256_fmadd_ps(v, g1, a01);
+                        v = _mm256_broadcast_ss(b + o1);
+                        a10 = _mm256_fmadd_ps(v, g0, a10); a11 = _mm256_fmadd_ps(v, g1, a11);
+                        v = _mm256_broadcast_ss(b + o2);
+                        a20 = _mm256_fmadd_ps(v, g0, a20); a21 = _mm256_fmadd_ps(v, g1, a21);
+                        v = _mm256_broadcast_ss(b + o3);
+                        a30 = _mm256_fmadd_ps(v, g0, a30); a31 = _mm256_fmadd_ps(v, g1, a31);
+                        v = _mm256_broadcast_ss(b + o4);
+                        a40 = _mm256_fmadd_ps(v, g0, a40); a41 = _mm256_fmadd_ps(v, g1, a41);
+                        v = _mm256_broadcast_ss(b + o5);
+                        a50 = _mm256_fmadd_ps(v, g0, a50); a51 = _mm256_fmadd_ps(v, g1, a51);
+                    }
+                }
+                _mm256_storeu_ps(tmp[0], a00); _mm256_storeu_ps(tmp[0] + 8, a01);
+                _mm256_storeu_ps(tmp[1], a10); _mm256_storeu_ps(tmp[1] + 8, a11);
+                _mm256_storeu_ps(tmp[2], a20); _mm256_storeu_ps(tmp[2] + 8, a21);
+                _mm256_storeu_ps(tmp[3], a30); _mm256_storeu_ps(tmp[3] + 8, a31);
+                _mm256_storeu_ps(tmp[4], a40); _mm256_storeu_ps(tmp[4] + 8, a41);
+                _mm256_storeu_ps(tmp[5], a50); _mm256_storeu_ps(tmp[5] + 8, a51);
+            }
+            for (kk = 0; kk < nk; kk++)
+                for (l = 0; l < 16; l++)
+                    gw[(mb * 16 + l) * K + k0 + kk] += tmp[kk][l];
+        }
+    }
+}
 #else
 #define PYCONV_HAVE_DIRECT_AVX2 0
+static void pyconv_direct16_wgrad_f(const float *xp, ptrdiff_t Wp, const ptrdiff_t *offs,
+        ptrdiff_t K, const float *gyT, ptrdiff_t M, ptrdiff_t Ho, ptrdiff_t Wo, float *gw)
+{
+    (void)xp; (void)Wp; (void)offs; (void)K; (void)gyT; (void)M; (void)Ho; (void)Wo;
+    (void)gw;
+}
 static void pyconv_direct16_f(const float *xp, ptrdiff_t Wp, const ptrdiff_t *offs,
         ptrdiff_t K, const float *wpk, ptrdiff_t M, const float *bias, int has_bias,
         float *out, ptrdiff_t Ho, ptrdiff_t Wo)
@@ -382,4 +482,4 @@ static void pyconv_direct16_f(const float *xp, ptrdiff_t Wp, const ptrdiff_t *of
 }
 #endif
 
-#endif /* PYCONV_WINOGRAD_H */
+#endif /* PYCONV_CONV_LOOPS_H */
