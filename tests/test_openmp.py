@@ -2,6 +2,8 @@
 (set/get_num_threads, threadpoolctl, show_config, fork safety)."""
 import multiprocessing
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -101,3 +103,26 @@ def test_forked_child_after_parallel_conv_does_not_hang(rng, restore_threads):
         result = pool.apply_async(_conv_in_child, (x, weight))
         got = result.get(timeout=60)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("user_setting, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_runtime_waits_passively_unless_the_user_chose(user_setting, expected):
+    """pyconv loads GNU OpenMP with passive waiting (spinning threads stall
+    every barrier on a busy host) but respects an explicit OMP_WAIT_POLICY,
+    and leaves the environment as it found it."""
+    if not _openmp_helpers.openmp_enabled():
+        pytest.skip("serial build")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["OMP_DISPLAY_ENV"] = "true"
+    if user_setting is not None:
+        env["OMP_WAIT_POLICY"] = user_setting
+    code = ("import os, pyconv; "
+            "print('left in environ:', os.environ.get('OMP_WAIT_POLICY'))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    if "OMP_WAIT_POLICY = " not in result.stderr:
+        pytest.skip("this OpenMP runtime does not display its settings")
+    assert f"OMP_WAIT_POLICY = '{expected}'" in result.stderr
+    assert f"left in environ: {user_setting}" in result.stdout
