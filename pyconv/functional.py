@@ -7,6 +7,8 @@ compiled code runs. The private helpers (leading underscore) skip validation:
 the layers and the training loop call them on arrays they produced
 themselves, so checks are paid once.
 """
+import functools
+import math
 import threading
 
 import numpy as np
@@ -54,7 +56,7 @@ def _workspace(key, shape, dtype):
     cache = getattr(_scratch, "buffers", None)
     if cache is None:
         cache = _scratch.buffers = {}
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     dtype = np.dtype(dtype)
     buf = cache.get((key, dtype))
     if buf is None or buf.size < size:
@@ -249,7 +251,7 @@ def _phase_split(x, dh, dw, key):
     rows a::dh and columns b::dw of image n (in the reusable workspace ``key``)."""
     n, c, h, w = x.shape
     out = _workspace(key, (n, dh, dw, c, h // dh, w // dw), x.dtype)
-    out[...] = x.reshape(n, c, h // dh, dh, w // dw, dw).transpose(0, 3, 5, 1, 2, 4)
+    _dispatch.kernels("conv").phase_split(x, out, effective_n_threads(2 * x.size))
     return out.reshape(n * dh * dw, c, h // dh, w // dw)
 
 
@@ -257,10 +259,10 @@ def _phase_merge(y, dh, dw, out=None):
     """Inverse of `_phase_split` (into ``out`` when given)."""
     nd, c, hp, wp = y.shape
     n = nd // (dh * dw)
-    y = y.reshape(n, dh, dw, c, hp, wp).transpose(0, 3, 4, 1, 5, 2)
     if out is None:
-        return np.ascontiguousarray(y).reshape(n, c, hp * dh, wp * dw)
-    out.reshape(n, c, hp, dh, wp, dw)[...] = y
+        out = np.empty((n, c, hp * dh, wp * dw), dtype=y.dtype)
+    _dispatch.kernels("conv").phase_merge(y.reshape(n, dh, dw, c, hp, wp), out,
+                                          effective_n_threads(2 * y.size))
     return out
 
 
@@ -302,12 +304,41 @@ def _use_direct(kernels, dtype, weight_shape, stride, groups):
             and c_per_group * kh * kw <= _DIRECT_MAX_K and kernels.has_direct_kernel())
 
 
+def _use_direct_w8(kernels, dtype, weight_shape, stride, groups):
+    """The width-vectorised direct kernel, for at most 8 output channels
+    (measured, lenet1 forward: 0.24 vs 0.45 ms for im2col + BLAS, whose GEMM
+    has only C_out rows). Never depends on the thread count."""
+    c_out, c_per_group, kh, kw = weight_shape
+    return (dtype == np.float32 and tuple(stride) == (1, 1) and groups == 1
+            and c_out <= 8 and c_per_group * kh * kw <= _DIRECT_MAX_K
+            and kernels.has_direct_kernel())
+
+
+def _direct_forward_w8(kernels, x, weight, bias, out, top, left, dilation, has_bias,
+                       n_threads, relu=False):
+    c_out, c_in, kh, kw = weight.shape
+    w8 = np.zeros((c_in * kh * kw, 8), dtype=np.float32)
+    w8[:, :c_out] = weight.reshape(c_out, -1).T
+    padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
+    workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w + 16), x.dtype)
+    kernels.conv2d_direct_forward_w8(x, w8, bias, offs, out, workspace, padded_h, padded_w,
+                                     top, left, has_bias, relu, n_threads)
+    return out
+
+
 def _direct_geometry(c_in, kh, kw, ho, wo, dilation):
-    """Padded image size and the offset of every tap (c, i, j) in it."""
-    dh, dw = dilation
+    """Padded image size and the offset of every tap (c, i, j) in it
+    (cached per shape: the offsets are read-only)."""
+    return _direct_geometry_cached(int(c_in), int(kh), int(kw), int(ho), int(wo),
+                                   int(dilation[0]), int(dilation[1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _direct_geometry_cached(c_in, kh, kw, ho, wo, dh, dw):
     padded_h, padded_w = ho + (kh - 1) * dh, wo + (kw - 1) * dw
     c, i, j = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
     offs = ((c * padded_h + i * dh) * padded_w + j * dw).astype(np.intp).ravel()
+    offs.flags.writeable = False
     return padded_h, padded_w, offs
 
 
@@ -353,12 +384,32 @@ def _is_depthwise(weight, groups, c_in):
 
 
 def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    out=None):
+                    out=None, relu=False):
     """Unchecked conv2d on C-contiguous arrays of one dtype.
 
     ``padding`` is ``((top, bottom), (left, right))``; ``out`` may be a
-    preallocated C-contiguous output to fill.
+    preallocated C-contiguous output to fill. With ``relu`` the result is
+    ``np.maximum(conv2d(...), 0)`` (fused into the kernels that can).
     """
+    if relu:
+        kernels = _dispatch.kernels("conv")
+        if _use_direct_w8(kernels, x.dtype, weight.shape, stride, groups) and not (
+                padding_mode != "zeros" and any(padding[0] + padding[1])) and len(x):
+            n, _, h, w = x.shape
+            c_out, _, kh, kw = weight.shape
+            (top, bottom), (left, right) = padding
+            ho = conv_output_size(h, kh, stride[0], top, bottom, dilation[0])
+            wo = conv_output_size(w, kw, stride[1], left, right, dilation[1])
+            if out is None:
+                out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
+            has_bias = bias is not None
+            return _direct_forward_w8(
+                kernels, x, weight, bias if has_bias else np.zeros(1, dtype=x.dtype), out,
+                top, left, dilation, has_bias,
+                effective_n_threads(2 * n * c_out * ho * wo * weight[0].size), relu=True)
+        out = _conv2d_forward(x, weight, bias, stride, padding, dilation, groups,
+                              padding_mode, out)
+        return np.maximum(out, 0, out=out)
     if padding_mode != "zeros" and any(padding[0] + padding[1]):
         x = _pad_input(x, padding, padding_mode)
         padding = ((0, 0), (0, 0))
@@ -398,6 +449,9 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
     if _use_direct(kernels, x.dtype, weight.shape, stride, groups):
         return _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias,
                                n_threads)
+    if _use_direct_w8(kernels, x.dtype, weight.shape, stride, groups):
+        return _direct_forward_w8(kernels, x, weight, bias, out, top, left, dilation,
+                                  has_bias, n_threads)
     k = c_per_group * kh * kw
     tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize, row=wo)
     workspace = _workspace("col", (n_threads, k * tile), x.dtype)
@@ -408,11 +462,12 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, padding_mode,
-                     need_input_grad=True, need_bias_grad=True):
+                     need_input_grad=True, need_bias_grad=True, grad_x_out=None):
     """Unchecked gradients of `_conv2d_forward`: ``(grad_x, grad_weight, grad_bias)``.
 
     ``grad_x`` is None unless ``need_input_grad``; ``grad_bias`` is None
-    unless ``need_bias_grad``.
+    unless ``need_bias_grad``. ``grad_x_out`` may be a preallocated
+    C-contiguous array of ``x``'s shape and dtype for ``grad_x``.
     """
     padded = padding_mode != "zeros" and any(padding[0] + padding[1])
     x_shape, user_padding = x.shape, padding
@@ -430,7 +485,12 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
     dtype = x.dtype
     grad_weight = np.empty(weight.shape, dtype=dtype)
     grad_bias = np.empty(c_out, dtype=dtype) if need_bias_grad else None
-    grad_x = np.empty(x.shape, dtype=dtype) if need_input_grad else None
+    if not need_input_grad:
+        grad_x = None
+    elif grad_x_out is not None and not padded:
+        grad_x = grad_x_out
+    else:
+        grad_x = np.empty(x.shape, dtype=dtype)
     if n == 0:
         grad_weight[...] = 0
         if grad_bias is not None:
@@ -521,6 +581,14 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                     x, grad_output, offs, part_w, part_b,
                     _workspace("direct", (n_threads, size), dtype), padded_h, padded_w,
                     top, left, need_bias_grad, chunk, n_threads)
+            elif (_use_direct_w8(kernels, dtype, weight.shape, stride, groups)
+                    and kw <= 5 and (dh, dw) == (1, 1)):
+                ho, wo = grad_output.shape[2:]
+                size = c_in * (ho + kh - 1) * (wo + kw - 1) + 16 + 8 * ho * (-(-wo // 8) * 8)
+                kernels.conv2d_direct_backward_weight_w8(
+                    x, grad_output, part_w, part_b,
+                    _workspace("direct", (n_threads, size), dtype), kh, kw, top, left,
+                    need_bias_grad, chunk, n_threads)
             else:
                 kernels.conv2d_backward_weight(x, grad_output, part_w, part_b, workspace, kh,
                                                kw, sh, sw, top, left, dh, dw, groups,

@@ -176,6 +176,26 @@ def _backward_from_logits(layer, grad, need_input_grad):
         del layer.__dict__["_activation_grad"]
 
 
+def _relu_then_max_pool(layers):
+    """Positions of the `MaxPool2D` layers that directly follow a layer with a
+    fused ReLU (and are not the first layer).
+
+    The ReLU's backward mask ``y > 0`` at the pooled maxima is the mask of
+    the pooled output, so the pooling layer applies it to its (4x smaller)
+    gradient and the ReLU layer skips its own: the same values, less work.
+    """
+    from .activations import _ReLU
+    from .layers.pooling import MaxPool2D
+
+    found = set()
+    for position in range(1, len(layers)):
+        layer, before = layers[position], layers[position - 1]
+        if (type(layer) is MaxPool2D and type(getattr(before, "activation", None)) is _ReLU
+                and callable(getattr(type(before), "_activation_grad", None))):
+            found.add(position)
+    return found
+
+
 class _Tracker:
     """Batch-size-weighted running mean of the loss."""
 
@@ -336,7 +356,19 @@ class Trainer:
         return x
 
     def _train_step(self, x, y, w, layers, variables):
-        """One optimisation step; returns (loss, y_pred)."""
+        """One optimisation step; returns (loss, y_pred).
+
+        The layers reuse their output and gradient buffers from step to step
+        (``y_pred`` is valid until the next step), unless a layer appears
+        twice in the model.
+        """
+        from .layers.base import reusing_buffers
+
+        unique = len({id(layer) for layer in self._layers}) == len(self._layers)
+        with reusing_buffers(unique):
+            return self._train_step_body(x, y, w, layers, variables)
+
+    def _train_step_body(self, x, y, w, layers, variables):
         y_pred = self._forward(x, training=True)
         loss = self.loss
         n = len(x)
@@ -357,11 +389,17 @@ class Trainer:
         grad = grad.astype(y_pred.dtype, copy=False)
         backprop = self._layers[:-1] if fused == "skip" else self._layers
         last = len(backprop) - 1
+        relu_pools = _relu_then_max_pool(backprop)
         for position in range(last, -1, -1):
             layer = backprop[position]
             need_input_grad = position > 0
             if position == last and fused == "inside":
                 grad = _backward_from_logits(layer, grad, need_input_grad)
+            elif position + 1 in relu_pools:
+                # the max pooling after this layer already applied its ReLU's mask
+                grad = _backward_from_logits(layer, grad, need_input_grad)
+            elif position in relu_pools:
+                grad = layer._backward_through_relu(grad)
             else:
                 grad = layer.backward(grad, need_input_grad=need_input_grad)
         grads = [g for layer in layers for g in layer.grads]

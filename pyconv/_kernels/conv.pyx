@@ -148,6 +148,18 @@ cdef extern from "_conv_loops.h" nogil:
 
 
 cdef extern from "_conv_loops.h" nogil:
+    void pyconv_direct_w8_f(const float* xp, Py_ssize_t Wp, const Py_ssize_t* offs,
+                            Py_ssize_t K, const float* w8, Py_ssize_t M, const float* bias,
+                            int has_bias, int relu, float* out, Py_ssize_t Ho, Py_ssize_t Wo)
+
+
+cdef extern from "_conv_loops.h" nogil:
+    void pyconv_direct_w8_wgrad_f(const float* xp, Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp,
+                                  Py_ssize_t kh, Py_ssize_t kw, const float* gp, Py_ssize_t M,
+                                  Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t Wv, float* gw)
+
+
+cdef extern from "_conv_loops.h" nogil:
     void pyconv_direct16_wgrad_f(const float* xp, Py_ssize_t Wp, const Py_ssize_t* offs,
                                  Py_ssize_t K, const float* gyT, Py_ssize_t M,
                                  Py_ssize_t Ho, Py_ssize_t Wo, float* gw)
@@ -453,6 +465,37 @@ def conv2d_direct_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
                           &out[n, 0, 0, 0], Ho, Wo)
 
 
+def conv2d_direct_forward_w8(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
+                             const float[:, ::1] w8,             # IN  [C*kh*kw, 8]
+                             const float[::1] bias,              # IN  [Cout]
+                             const Py_ssize_t[::1] offs,         # IN  [C*kh*kw] tap offsets
+                             float[:, :, :, ::1] out,            # OUT [N, Cout, Ho, Wo]
+                             float[:, ::1] workspace,            # SCRATCH [n_threads, C*Hp*Wp + 16]
+                             Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t ph, Py_ssize_t pw,
+                             bint has_bias, bint relu, int n_threads):
+    """`conv2d_direct_forward` for at most 8 output channels, vectorised over
+    the output width (`pyconv_direct_w8_f`): ``w8[k, m]`` is the weight of
+    tap k for channel m, zero for m >= Cout. With ``relu`` the output is
+    ``max(conv + bias, 0)`` (as ``np.maximum``)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef Py_ssize_t K = offs.shape[0]
+    cdef Py_ssize_t n, c, r, ih
+    cdef float* xp
+    for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
+        xp = &workspace[threadid(), 0]
+        for c in range(C):
+            for r in range(Hp):
+                ih = r - ph
+                if ih < 0 or ih >= H:
+                    memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
+                else:
+                    _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+        memset(xp + C * Hp * Wp, 0, 16 * sizeof(float))
+        pyconv_direct_w8_f(xp, Wp, &offs[0], K, &w8[0, 0], M, &bias[0], has_bias, relu,
+                           &out[n, 0, 0, 0], Ho, Wo)
+
+
 def conv2d_direct_backward_weight(const float[:, :, :, ::1] x,         # IN  [N, C, H, W]
                                   const float[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
                                   const Py_ssize_t[::1] offs,          # IN  [C*kh*kw] tap offsets
@@ -493,6 +536,52 @@ def conv2d_direct_backward_weight(const float[:, :, :, ::1] x,         # IN  [N,
                     grad_b_partial[ch, m] += <float> _sum(gy, P)
             pyconv_direct16_wgrad_f(xp, Wp, &offs[0], K, gyT, M, Ho, Wo,
                                     &grad_w_partial[ch, 0])
+
+
+def conv2d_direct_backward_weight_w8(const float[:, :, :, ::1] x,         # IN  [N, C, H, W]
+                                     const float[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
+                                     float[:, ::1] grad_w_partial,        # OUT [n_chunks, Cout*K]
+                                     float[:, ::1] grad_b_partial,        # OUT [n_chunks, Cout]
+                                     float[:, ::1] workspace,  # SCRATCH [n_threads, C*Hp*Wp + 16 + 8*Ho*Wv]
+                                     Py_ssize_t kh, Py_ssize_t kw,
+                                     Py_ssize_t ph, Py_ssize_t pw,
+                                     bint need_bias, Py_ssize_t chunk, int n_threads):
+    """Per-chunk partial weight gradients for at most 8 output channels,
+    undilated, kw <= 5 (`pyconv_direct_w8_wgrad_f`): per image, the input is
+    copied into a zero-padded [C, Hp, Wp] buffer and grad_output into
+    [8, Ho, Wv] rows padded with zeros (Wv = Wo rounded up to 8)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t M = grad_out.shape[1], Ho = grad_out.shape[2], Wo = grad_out.shape[3]
+    cdef Py_ssize_t Hp = Ho + kh - 1, Wp = Wo + kw - 1
+    cdef Py_ssize_t K = C * kh * kw, P = Ho * Wo, n_chunks = grad_w_partial.shape[0]
+    cdef Py_ssize_t Wv = (Wo + 7) // 8 * 8
+    cdef Py_ssize_t ch, n, c, r, ih, m, oh
+    cdef float* xp
+    cdef float* gp
+    cdef const float* gy
+    for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
+        xp = &workspace[threadid(), 0]
+        gp = xp + C * Hp * Wp + 16
+        memset(xp + C * Hp * Wp, 0, 16 * sizeof(float))
+        memset(gp, 0, 8 * Ho * Wv * sizeof(float))
+        memset(&grad_w_partial[ch, 0], 0, M * K * sizeof(float))
+        memset(&grad_b_partial[ch, 0], 0, M * sizeof(float))
+        for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
+            for c in range(C):
+                for r in range(Hp):
+                    ih = r - ph
+                    if ih < 0 or ih >= H:
+                        memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
+                    else:
+                        _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+            for m in range(M):
+                gy = &grad_out[n, m, 0, 0]
+                for oh in range(Ho):
+                    memcpy(gp + (m * Ho + oh) * Wv, gy + oh * Wo, Wo * sizeof(float))
+                if need_bias:
+                    grad_b_partial[ch, m] += <float> _sum(gy, P)
+            pyconv_direct_w8_wgrad_f(xp, C, Hp, Wp, kh, kw, gp, M, Ho, Wo, Wv,
+                                     &grad_w_partial[ch, 0])
 
 
 # --------------------------------------------------------------------------
@@ -936,3 +1025,61 @@ def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN
             if need_bias:
                 for o in range(M):
                     part_b[o] += <floating> _sum(&grad_out[n, o, 0, 0], P)
+
+
+# --------------------------------------------------------------------------
+# Phase split / merge of dilated convolutions (see functional._phase_split)
+# --------------------------------------------------------------------------
+def phase_split(const floating[:, :, :, ::1] x,               # IN  [N, C, H, W]
+                floating[:, :, :, :, :, ::1] out,              # OUT [N, dh, dw, C, H/dh, W/dw]
+                int n_threads):
+    """``out[n, a, b, c, i, j] = x[n, c, i*dh + a, j*dw + b]`` (dh, dw from
+    ``out``'s shape; H and W multiples of them): one pass, plane by plane."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t dh = out.shape[1], dw = out.shape[2], Wp = out.shape[5]
+    cdef Py_ssize_t plane, n, c, h, a, b, j
+    cdef const floating* src
+    cdef floating* dst
+    for plane in prange(N * C, nogil=True, num_threads=n_threads, schedule="static"):
+        n = plane // C
+        c = plane - n * C
+        for h in range(H):
+            a = h % dh
+            src = &x[n, c, h, 0]
+            if dw == 2:
+                _deint(src, W, 0, &out[n, a, 0, c, h // dh, 0], &out[n, a, 1, c, h // dh, 0],
+                       Wp)
+            else:
+                for b in range(dw):
+                    dst = &out[n, a, b, c, h // dh, 0]
+                    for j in range(Wp):
+                        dst[j] = src[j * dw + b]
+
+
+def phase_merge(const floating[:, :, :, :, :, ::1] y,         # IN  [N, dh, dw, C, Hp, Wp]
+                floating[:, :, :, ::1] out,                    # OUT [N, C, Hp*dh, Wp*dw]
+                int n_threads):
+    """Inverse of `phase_split`: ``out[n, c, i*dh + a, j*dw + b] = y[n, a, b, c, i, j]``."""
+    cdef Py_ssize_t N = out.shape[0], C = out.shape[1], H = out.shape[2], W = out.shape[3]
+    cdef Py_ssize_t dh = y.shape[1], dw = y.shape[2], Wp = y.shape[5]
+    cdef Py_ssize_t plane, n, c, h, a, b, j
+    cdef const floating* src
+    cdef const floating* src1
+    cdef floating* dst
+    for plane in prange(N * C, nogil=True, num_threads=n_threads, schedule="static"):
+        n = plane // C
+        c = plane - n * C
+        for h in range(H):
+            a = h % dh
+            dst = &out[n, c, h, 0]
+            if dw == 2:
+                src = &y[n, a, 0, c, h // dh, 0]
+                src1 = &y[n, a, 1, c, h // dh, 0]
+                for j in range(Wp):
+                    dst[2 * j] = src[j]
+                    dst[2 * j + 1] = src1[j]
+            else:
+                for b in range(dw):
+                    src = &y[n, a, b, c, h // dh, 0]
+                    for j in range(Wp):
+                        dst[j * dw + b] = src[j]

@@ -20,9 +20,12 @@ Calling conventions for the training loop (no checks are repeated there):
 ``forward`` gets a C-contiguous array of the layer's dtype with a batch axis
 and the built ``input_shape``; it never modifies its input in place. The
 arrays returned by ``forward`` and ``backward`` may be views of the input or
-of the layer's cached buffers: treat them as read-only.
+of the layer's cached buffers: treat them as read-only. Inside a training
+step (`reusing_buffers`) they are also valid only until the layer's next call.
 """
+import contextlib
 import re
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -63,6 +66,25 @@ bias (8,) True
 """
 
 _name_counts = {}
+
+# Set (per Python thread) by the training loop while it runs one step: layers
+# then write their outputs and input gradients into buffers they keep from
+# batch to batch instead of fresh arrays. Fresh multi-MB arrays cost page
+# faults on every step (measured: ~96k faults, 0.2 s of a 0.9 s LeNet epoch).
+# Outside a training step every result is a fresh array, so outputs that
+# escape to the caller (predict, __call__) are never overwritten later.
+_buffer_reuse = threading.local()
+
+
+@contextlib.contextmanager
+def reusing_buffers(active=True):
+    """Within the block, `Layer._buffer` hands out arrays reused across calls."""
+    previous = getattr(_buffer_reuse, "active", False)
+    _buffer_reuse.active = bool(active)
+    try:
+        yield
+    finally:
+        _buffer_reuse.active = previous
 
 
 def _unique_name(prefix):
@@ -343,6 +365,27 @@ class Layer:
         if not self.built:
             self.build(x.shape[1:])
         return self.forward(x, training=training)
+
+    def _buffer(self, key, shape, dtype=None):
+        """An uninitialised C-contiguous array of ``shape`` for a result.
+
+        Inside `reusing_buffers` (a training step) it is the same memory on
+        every call with the same ``key`` (grown when too small), so the
+        caller must be done with the previous call's result; otherwise a
+        fresh array.
+        """
+        dtype = self.dtype if dtype is None else dtype
+        if not getattr(_buffer_reuse, "active", False):
+            return np.empty(shape, dtype=dtype)
+        size = 1
+        for extent in shape:
+            size *= extent
+        cache_key = ("_buffer", key)
+        buf = self._cache.get(cache_key)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(max(size, 1), dtype=dtype)
+            self._cache[cache_key] = buf
+        return buf[:size].reshape(shape)
 
     def _set_grads(self, grads):
         """Store ``grads`` (dict name -> gradient) aligned with `trainable_weights`.

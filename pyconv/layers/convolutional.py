@@ -163,18 +163,31 @@ class Conv2D(_FusedActivation, Layer):
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         pads = self._pads if self._pads is not None else self.explicit_padding(x.shape[1:])
+        out_shape = self._cache.get("out_shape")
+        if out_shape is None or out_shape[0] != x.shape[1:]:
+            out_shape = self._cache["out_shape"] = (x.shape[1:],
+                                                    self.compute_output_shape(x.shape[1:]))
+        relu = type(self.activation) is _activations._ReLU
         z = _functional._conv2d_forward(x, self.kernel, self.bias, self.strides, pads,
-                                        self.dilation_rate, self.groups, self.padding_mode)
+                                        self.dilation_rate, self.groups, self.padding_mode,
+                                        out=self._buffer("output", (len(x),) + out_shape[1]),
+                                        relu=relu)
         self._cache["x"] = x
+        if relu:   # applied by _conv2d_forward (fused where the kernel can)
+            self._cache.pop("z", None)
+            self._cache["y"] = z
+            return z
         return self._activate(z)
 
     def backward(self, grad, need_input_grad=True):
         grad = np.ascontiguousarray(self._activation_grad(grad), dtype=self.dtype)
         x = self._cache["x"]
         pads = self._pads if self._pads is not None else self.explicit_padding(x.shape[1:])
+        grad_x_out = self._buffer("grad_input", x.shape) if need_input_grad else None
         grad_x, grad_kernel, grad_bias = _functional._conv2d_backward(
             grad, x, self.kernel, self.strides, pads, self.dilation_rate, self.groups,
-            self.padding_mode, need_input_grad=need_input_grad, need_bias_grad=self.use_bias)
+            self.padding_mode, need_input_grad=need_input_grad, need_bias_grad=self.use_bias,
+            grad_x_out=grad_x_out)
         grads = {"kernel": grad_kernel}
         if self.use_bias:
             grads["bias"] = grad_bias

@@ -41,7 +41,15 @@ class _FusedActivation:
         act = self.activation
         if isinstance(act, _activations._Linear):
             return grad
-        return act.backward(grad, self._cache.get("z"), self._cache["y"])
+        y = self._cache["y"]
+        if (type(act) is _activations._ReLU and isinstance(grad, np.ndarray)
+                and grad.shape == y.shape):
+            # grad * (y > 0) without temporaries (same bits as _ReLU.backward)
+            mask = self._buffer("relu_mask", y.shape, np.bool_)
+            np.greater(y, 0, out=mask)
+            return np.multiply(grad, mask, out=self._buffer("activation_grad", y.shape,
+                                                            grad.dtype))
+        return act.backward(grad, self._cache.get("z"), y)
 
 
 class Input(Layer):

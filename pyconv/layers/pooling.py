@@ -9,8 +9,10 @@ per-window counts for average pooling), so any pool size and stride work.
 """
 import numpy as np
 
+from .. import _dispatch
 from .. import functional as _functional
 from .._shapes import conv_output_size
+from .._threads import effective_n_threads
 from .._validation import check_choice, check_pair, fail
 from .base import Layer
 from .convolutional import keras_same_padding
@@ -109,8 +111,15 @@ class MaxPool2D(_Pool2D):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         pads = self._padding_for(x)
         if self._symmetric(pads):
-            y, indices = _functional._max_pool2d_forward(
-                x, self.pool_size, self.strides, (pads[0][0], pads[1][0]), (1, 1), False)
+            padding = (pads[0][0], pads[1][0])
+            shape = _functional._pool_output_shape(x.shape, self.pool_size, self.strides,
+                                                   padding, (1, 1), False)
+            y = self._buffer("output", shape)
+            indices = self._buffer("indices", shape, np.int64)
+            _dispatch.kernels("pool").max_pool2d_forward(
+                x, y, indices, self.pool_size[0], self.pool_size[1], self.strides[0],
+                self.strides[1], padding[0], padding[1], 1, 1,
+                effective_n_threads(_functional._pool_work(x, y)))
             pool_input_shape = x.shape
         else:
             padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
@@ -118,8 +127,18 @@ class MaxPool2D(_Pool2D):
                 padded, self.pool_size, self.strides, (0, 0), (1, 1), False)
             pool_input_shape = padded.shape
         self._cache.update(indices=indices, shape=x.shape, pool_input_shape=pool_input_shape,
-                           pads=pads)
+                           pads=pads, y=y)
         return y
+
+    def _backward_through_relu(self, grad):
+        """``relu_backward(self.backward(grad))`` for an input that is the
+        output of a ReLU: the ReLU's mask at each window's maximum is
+        ``y > 0`` of the pooled output, applied before scattering."""
+        y = self._cache["y"]
+        grad = np.asarray(grad, dtype=self.dtype)
+        mask = self._buffer("relu_mask", y.shape, np.bool_)
+        np.greater(y, 0, out=mask)
+        return self.backward(np.multiply(grad, mask, out=self._buffer("masked_grad", y.shape)))
 
     def backward(self, grad, need_input_grad=True):
         self.grads = []
@@ -127,8 +146,11 @@ class MaxPool2D(_Pool2D):
             return None
         cache = self._cache
         grad = np.ascontiguousarray(grad, dtype=self.dtype)
-        grad_x = _functional._max_pool2d_backward(grad, cache["indices"],
-                                                  cache["pool_input_shape"])
+        # the kernel zeroes grad_x itself
+        grad_x = self._buffer("grad_input", cache["pool_input_shape"])
+        _dispatch.kernels("pool").max_pool2d_backward(
+            grad, cache["indices"], grad_x,
+            effective_n_threads(_functional._pool_work(grad_x, grad)))
         if cache["pool_input_shape"] != cache["shape"]:
             grad_x = self._crop(grad_x, cache["pads"], cache["shape"])
         return grad_x
