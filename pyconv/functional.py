@@ -739,29 +739,34 @@ def _pool_work(big, small):
     return 8 * (big.size + small.size)
 
 
-def _max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
+def _max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode, out=None):
     """Max pooling of a float NCHW array; returns ``(y, indices)``.
 
     ``indices`` (int64, shape of ``y``) holds the flat position ``h * W + w``
     of each maximum within its (n, c) plane, as PyTorch's ``return_indices``.
+    ``out`` may be a preallocated ``(y, indices)`` pair to fill.
     """
     x = np.ascontiguousarray(x)
     shape = _pool_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    y = np.empty(shape, dtype=x.dtype)
-    indices = np.empty(shape, dtype=np.int64)
+    if out is None:
+        y = np.empty(shape, dtype=x.dtype)
+        indices = np.empty(shape, dtype=np.int64)
+    else:
+        y, indices = out
     _dispatch.kernels("pool").max_pool2d_forward(
         x, y, indices, kernel[0], kernel[1], stride[0], stride[1],
         padding[0], padding[1], dilation[0], dilation[1], effective_n_threads(_pool_work(x, y)))
     return y, indices
 
 
-def _max_pool2d_backward(grad_output, indices, input_shape):
+def _max_pool2d_backward(grad_output, indices, input_shape, out=None):
     """Gradient of max pooling: ``grad_output`` added at ``indices`` into a
-    zero array of ``input_shape`` (N, C, H, W), in ``grad_output``'s dtype."""
+    zero array of ``input_shape`` (N, C, H, W), in ``grad_output``'s dtype
+    (written into ``out`` when given)."""
     grad_output = np.ascontiguousarray(grad_output)
     indices = np.ascontiguousarray(indices, dtype=np.int64)
     # The kernel zeroes grad_x itself.
-    grad_x = np.empty(tuple(input_shape), dtype=grad_output.dtype)
+    grad_x = np.empty(tuple(input_shape), dtype=grad_output.dtype) if out is None else out
     _dispatch.kernels("pool").max_pool2d_backward(
         grad_output, indices, grad_x, effective_n_threads(_pool_work(grad_x, grad_output)))
     return grad_x

@@ -9,10 +9,8 @@ per-window counts for average pooling), so any pool size and stride work.
 """
 import numpy as np
 
-from .. import _dispatch
 from .. import functional as _functional
 from .._shapes import conv_output_size
-from .._threads import effective_n_threads
 from .._validation import check_choice, check_pair, fail
 from .base import Layer
 from .convolutional import keras_same_padding
@@ -114,12 +112,9 @@ class MaxPool2D(_Pool2D):
             padding = (pads[0][0], pads[1][0])
             shape = _functional._pool_output_shape(x.shape, self.pool_size, self.strides,
                                                    padding, (1, 1), False)
-            y = self._buffer("output", shape)
-            indices = self._buffer("indices", shape, np.int64)
-            _dispatch.kernels("pool").max_pool2d_forward(
-                x, y, indices, self.pool_size[0], self.pool_size[1], self.strides[0],
-                self.strides[1], padding[0], padding[1], 1, 1,
-                effective_n_threads(_functional._pool_work(x, y)))
+            y, indices = _functional._max_pool2d_forward(
+                x, self.pool_size, self.strides, padding, (1, 1), False,
+                out=(self._buffer("output", shape), self._buffer("indices", shape, np.int64)))
             pool_input_shape = x.shape
         else:
             padded = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
@@ -146,11 +141,9 @@ class MaxPool2D(_Pool2D):
             return None
         cache = self._cache
         grad = np.ascontiguousarray(grad, dtype=self.dtype)
-        # the kernel zeroes grad_x itself
-        grad_x = self._buffer("grad_input", cache["pool_input_shape"])
-        _dispatch.kernels("pool").max_pool2d_backward(
-            grad, cache["indices"], grad_x,
-            effective_n_threads(_functional._pool_work(grad_x, grad)))
+        grad_x = _functional._max_pool2d_backward(
+            grad, cache["indices"], cache["pool_input_shape"],
+            out=self._buffer("grad_input", cache["pool_input_shape"]))
         if cache["pool_input_shape"] != cache["shape"]:
             grad_x = self._crop(grad_x, cache["pads"], cache["shape"])
         return grad_x
