@@ -455,12 +455,7 @@ def conv2d_direct_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]
     for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
         xp = &workspace[threadid(), 0]
         for c in range(C):
-            for r in range(Hp):
-                ih = r - ph
-                if ih < 0 or ih >= H:
-                    memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
-                else:
-                    _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+            _load_padded_plane(&x[n, c, 0, 0], H, W, ph, pw, xp + c * Hp * Wp, Hp, Wp)
         pyconv_direct16_f(xp, Wp, &offs[0], K, &wpk[0, 0, 0], M, &bias[0], has_bias,
                           &out[n, 0, 0, 0], Ho, Wo)
 
@@ -485,12 +480,7 @@ def conv2d_direct_forward_w8(const float[:, :, :, ::1] x,       # IN  [N, C, H, 
     for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
         xp = &workspace[threadid(), 0]
         for c in range(C):
-            for r in range(Hp):
-                ih = r - ph
-                if ih < 0 or ih >= H:
-                    memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
-                else:
-                    _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+            _load_padded_plane(&x[n, c, 0, 0], H, W, ph, pw, xp + c * Hp * Wp, Hp, Wp)
         memset(xp + C * Hp * Wp, 0, 16 * sizeof(float))
         pyconv_direct_w8_f(xp, Wp, &offs[0], K, &w8[0, 0], M, &bias[0], has_bias, relu,
                            &out[n, 0, 0, 0], Ho, Wo)
@@ -522,12 +512,7 @@ def conv2d_direct_backward_weight(const float[:, :, :, ::1] x,         # IN  [N,
         memset(&grad_b_partial[ch, 0], 0, M * sizeof(float))
         for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
             for c in range(C):
-                for r in range(Hp):
-                    ih = r - ph
-                    if ih < 0 or ih >= H:
-                        memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
-                    else:
-                        _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+                _load_padded_plane(&x[n, c, 0, 0], H, W, ph, pw, xp + c * Hp * Wp, Hp, Wp)
             for m in range(M):
                 gy = &grad_out[n, m, 0, 0]
                 for q in range(P):
@@ -568,12 +553,7 @@ def conv2d_direct_backward_weight_w8(const float[:, :, :, ::1] x,         # IN  
         memset(&grad_b_partial[ch, 0], 0, M * sizeof(float))
         for n in range(ch * chunk, _min(N, (ch + 1) * chunk)):
             for c in range(C):
-                for r in range(Hp):
-                    ih = r - ph
-                    if ih < 0 or ih >= H:
-                        memset(xp + (c * Hp + r) * Wp, 0, Wp * sizeof(float))
-                    else:
-                        _load_padded_row(&x[n, c, ih, 0], W, pw, xp + (c * Hp + r) * Wp, Wp)
+                _load_padded_plane(&x[n, c, 0, 0], H, W, ph, pw, xp + c * Hp * Wp, Hp, Wp)
             for m in range(M):
                 gy = &grad_out[n, m, 0, 0]
                 for oh in range(Ho):
@@ -654,12 +634,7 @@ def conv2d_depthwise_forward_s1(const floating[:, :, :, ::1] x,        # IN  [N,
         n = u // Cout
         o = u - n * Cout
         xp = &workspace[threadid(), 0]
-        for r in range(Hp):
-            ih = r - ph
-            if ih < 0 or ih >= H:
-                memset(xp + r * Wp, 0, Wp * sizeof(floating))
-            else:
-                _load_padded_row(&x[n, o // mult, ih, 0], W, pw, xp + r * Wp, Wp)
+        _load_padded_plane(&x[n, o // mult, 0, 0], H, W, ph, pw, xp, Hp, Wp)
         b = bias[o] if has_bias else 0
         _dw_rows(xp, Wp, &weight[o, 0, 0, 0], kh, kw, dh, dw, b, &out[n, o, 0, 0], Ho, Wo)
 
@@ -677,6 +652,19 @@ cdef inline void _load_padded_row(const floating* src, Py_ssize_t n_src, Py_ssiz
     memcpy(dst + lo, src + lo - shift, (hi - lo) * sizeof(floating))
     for k in range(hi, L):
         dst[k] = 0
+
+
+cdef inline void _load_padded_plane(const floating* src, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t ph, Py_ssize_t pw, floating* dst,
+                                    Py_ssize_t Hp, Py_ssize_t Wp) noexcept nogil:
+    """Copy one [H, W] plane into a zeroed [Hp, Wp] frame at offset (ph, pw)."""
+    cdef Py_ssize_t r, ih
+    for r in range(Hp):
+        ih = r - ph
+        if ih < 0 or ih >= H:
+            memset(dst + r * Wp, 0, Wp * sizeof(floating))
+        else:
+            _load_padded_row(src + ih * W, W, pw, dst + r * Wp, Wp)
 
 
 cdef inline void _dw_rows(const floating* xp, Py_ssize_t Wp, const floating* w, Py_ssize_t kh,
@@ -770,12 +758,7 @@ def conv2d_depthwise_backward_weight(const floating[:, :, :, ::1] x,         # I
             if s1:
                 # zero-padded copy of the input channel, then the C row kernel
                 xp = acc + KK * Wo
-                for r in range(Hp):
-                    ih = r - ph
-                    if ih < 0 or ih >= H:
-                        memset(xp + r * Wp, 0, Wp * sizeof(floating))
-                    else:
-                        _load_padded_row(&x[n, o // mult, ih, 0], W, pw, xp + r * Wp, Wp)
+                _load_padded_plane(&x[n, o // mult, 0, 0], H, W, ph, pw, xp, Hp, Wp)
                 if floating is float:
                     pyconv_dw_wgrad_f(xp, Wp, &grad_out[n, o, 0, 0], Ho, Wo, kh, kw, dh, dw,
                                       acc)
