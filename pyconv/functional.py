@@ -391,25 +391,16 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
     preallocated C-contiguous output to fill. With ``relu`` the result is
     ``np.maximum(conv2d(...), 0)`` (fused into the kernels that can).
     """
-    if relu:
-        kernels = _dispatch.kernels("conv")
-        if _use_direct_w8(kernels, x.dtype, weight.shape, stride, groups) and not (
-                padding_mode != "zeros" and any(padding[0] + padding[1])) and len(x):
-            n, _, h, w = x.shape
-            c_out, _, kh, kw = weight.shape
-            (top, bottom), (left, right) = padding
-            ho = conv_output_size(h, kh, stride[0], top, bottom, dilation[0])
-            wo = conv_output_size(w, kw, stride[1], left, right, dilation[1])
-            if out is None:
-                out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
-            has_bias = bias is not None
-            return _direct_forward_w8(
-                kernels, x, weight, bias if has_bias else np.zeros(1, dtype=x.dtype), out,
-                top, left, dilation, has_bias,
-                effective_n_threads(2 * n * c_out * ho * wo * weight[0].size), relu=True)
-        out = _conv2d_forward(x, weight, bias, stride, padding, dilation, groups,
-                              padding_mode, out)
-        return np.maximum(out, 0, out=out)
+    out, fused = _conv2d_forward_dispatch(x, weight, bias, stride, padding, dilation, groups,
+                                          padding_mode, out, relu)
+    if relu and not fused:
+        np.maximum(out, 0, out=out)
+    return out
+
+
+def _conv2d_forward_dispatch(x, weight, bias, stride, padding, dilation, groups,
+                             padding_mode, out, relu):
+    """Run the fastest kernel for this convolution; return ``(out, relu_fused)``."""
     if padding_mode != "zeros" and any(padding[0] + padding[1]):
         x = _pad_input(x, padding, padding_mode)
         padding = ((0, 0), (0, 0))
@@ -421,7 +412,7 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
     if out is None:
         out = np.empty((n, c_out, ho, wo), dtype=x.dtype)
     if n == 0:
-        return out
+        return out, False
     has_bias = bias is not None
     if not has_bias:
         bias = np.zeros(1, dtype=x.dtype)
@@ -430,13 +421,14 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
     if _is_depthwise(weight, groups, c_in) and tuple(stride) == (1, 1):
         _depthwise_forward_s1(kernels, x, weight, bias, out, top, left, dilation, has_bias,
                               n_threads)
-        return out
+        return out, False
     if _is_depthwise(weight, groups, c_in):
         kernels.conv2d_depthwise_forward(x, weight, bias, out, stride[0], stride[1], top, left,
                                          dilation[0], dilation[1], has_bias, n_threads)
-        return out
+        return out, False
     if _use_winograd(x.dtype, weight.shape, stride, dilation, groups):
-        return _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_threads)
+        return _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias,
+                                 n_threads), False
     if _dilated_as_phases(x.shape, (ho, wo), weight.shape, x.dtype, stride, padding, dilation,
                           groups):
         dh, dw = dilation
@@ -445,20 +437,20 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_
                         bias if has_bias else None, (1, 1),
                         ((top // dh, bottom // dh), (left // dw, right // dw)), (1, 1), 1,
                         "zeros", out=y)
-        return _phase_merge(y, dh, dw, out)
+        return _phase_merge(y, dh, dw, out), False
     if _use_direct(kernels, x.dtype, weight.shape, stride, groups):
         return _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias,
-                               n_threads)
+                               n_threads), False
     if _use_direct_w8(kernels, x.dtype, weight.shape, stride, groups):
         return _direct_forward_w8(kernels, x, weight, bias, out, top, left, dilation,
-                                  has_bias, n_threads)
+                                  has_bias, n_threads, relu=relu), relu
     k = c_per_group * kh * kw
     tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize, row=wo)
     workspace = _workspace("col", (n_threads, k * tile), x.dtype)
     with blas_single_threaded():
         kernels.conv2d_forward(x, weight, bias, out, workspace, stride[0], stride[1], top, left,
                                dilation[0], dilation[1], groups, has_bias, tile, n_threads)
-    return out
+    return out, False
 
 
 def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, padding_mode,
