@@ -549,6 +549,13 @@ FAST_PATHS = [
     ("direct-32", (2, 8, 12, 12), (32, 8, 3, 3), {"padding": 1, "stride": 1}),
     ("strided-im2col", (2, 16, 12, 12), (32, 16, 3, 3), {"padding": 1, "stride": 2}),
     ("depthwise-64", (2, 64, 12, 12), (64, 1, 3, 3), {"padding": 1, "groups": 64}),
+    # pyconv's own packed GEMM (_gemm.h) takes the products with k >= 128:
+    # rows not a multiple of 6, columns not of 16, k not of 8, two k blocks
+    # (k = 450 > 384), transposed operands in both backward products.
+    ("gemm-1x1", (3, 130, 7, 9), (37, 130, 1, 1), {}),
+    ("gemm-strided-k450", (2, 50, 13, 11), (19, 50, 3, 3), {"padding": 1, "stride": 2}),
+    ("gemm-strided-groups", (2, 64, 10, 10), (22, 32, 2, 2), {"stride": 2, "groups": 2}),
+    ("gemm-dilated-3", (2, 20, 15, 15), (7, 20, 3, 3), {"padding": 3, "dilation": 3}),
 ]
 
 

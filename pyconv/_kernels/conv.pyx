@@ -26,24 +26,51 @@ cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
+cdef extern from "_gemm.h" nogil:
+    int pyconv_sgemm(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     float alpha, const float* a, Py_ssize_t lda, const float* b,
+                     Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
+                     const float* bias, int relu)
+    int PYCONV_HAVE_SGEMM
+
+
+def has_own_sgemm():
+    """True when float32 products use pyconv's packed AVX2+FMA GEMM (_gemm.h),
+    False when they go to the library BLAS (baseline build)."""
+    return bool(PYCONV_HAVE_SGEMM)
+
+
 cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k,
                        floating alpha, const floating* a, int lda,
                        const floating* b, int ldb, floating beta,
-                       floating* c, int ldc) noexcept nogil:
-    """Row-major ``C[m, n] = alpha * op(A) @ op(B) + beta * C``.
+                       floating* c, int ldc, const floating* bias=NULL) noexcept nogil:
+    """Row-major ``C[m, n] = alpha * op(A) @ op(B) + beta * C (+ bias[m])``.
 
-    BLAS is column-major, so compute ``C^T = op(B)^T @ op(A)^T``.
+    float32 goes to pyconv's own packed GEMM in the AVX2+FMA build (bias
+    fused into its epilogue); otherwise to BLAS, which is column-major, so
+    compute ``C^T = op(B)^T @ op(A)^T`` and add the bias after.
     """
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    cdef Py_ssize_t i, j
     if m <= 0 or n <= 0:
         return
     if floating is float:
+        # Short products (k < 128: the Winograd element-wise GEMMs) stay with
+        # BLAS, measured faster there: packing both operands costs too much
+        # per flop when each micro-tile sums only a few dozen terms.
+        if k >= 128 and pyconv_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                                     beta, c, ldc, bias, 0) == 0:
+            return
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
               &beta, c, &ldc)
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
               &beta, c, &ldc)
+    if bias != NULL:
+        for i in range(m):
+            for j in range(n):
+                c[i * ldc + j] += bias[i]
 
 
 cdef inline Py_ssize_t _run_lo(Py_ssize_t iw0, Py_ssize_t sw, Py_ssize_t run) noexcept nogil:
@@ -283,11 +310,10 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
     cdef Py_ssize_t n_tiles = (P + tile - 1) // tile
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
     cdef bint rows_aligned = tile % Wo == 0
-    cdef Py_ssize_t u, n, p0, pt, g, m, q
+    cdef Py_ssize_t u, n, p0, pt, g
     cdef floating* col
     cdef const floating* b_ptr
     cdef floating* o_ptr
-    cdef floating bval
     cdef int ldb
     for u in prange(N * n_tiles, nogil=True, num_threads=n_threads, schedule="static"):
         n = u // n_tiles
@@ -309,12 +335,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                 ldb = <int> pt
             o_ptr = &out[n, g * Mg, 0, 0] + p0
             _gemm(False, False, <int> Mg, <int> pt, <int> K, 1, &weight[g * Mg, 0, 0, 0],
-                  <int> K, b_ptr, ldb, 0, o_ptr, <int> P)
-            if has_bias:
-                for m in range(Mg):
-                    bval = bias[g * Mg + m]
-                    for q in range(pt):
-                        o_ptr[m * P + q] += bval
+                  <int> K, b_ptr, ldb, 0, o_ptr, <int> P,
+                  &bias[g * Mg] if has_bias else NULL)
 
 
 def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]

@@ -1,0 +1,348 @@
+/* pyconv's own single-precision GEMM for the AVX2+FMA build.
+ *
+ *   C[m][n] = alpha * op(A)[m][k] @ op(B)[k][n] + beta * C  (+ bias[m]) (then max(0, .))
+ *
+ * all row-major, op(X) = X or X^T. It is single-threaded: the convolution
+ * kernels call it from inside their own `prange`, one call per tile, which
+ * is why a library BLAS (with its own threads, its own buffers and its
+ * generic blocking) loses time here on the convolution's shapes.
+ *
+ * The scheme is the classic one (Goto; BLIS): op(B) is packed in blocks of
+ * KC rows x NC columns, as panels of NR=16 columns laid out k-major; op(A)
+ * in blocks of MC x KC, as panels of MR=6 rows. The 6x16 micro-kernel keeps
+ * 12 ymm accumulators, loads two vectors of B and broadcasts six values of A
+ * per k: 12 FMAs for 8 loads, which saturates both FMA pipes of Zen 3 and
+ * Haswell-class cores. A B panel (KC x 16 floats, 16 KiB) stays in L1 while
+ * the micro-kernel walks the A panels of the block (MC x KC, 144 KiB) in L2.
+ *
+ * The epilogue is fused: alpha, beta, a per-row bias and a ReLU are applied
+ * while the accumulators are written, in one pass over C. beta == 0 never
+ * reads C (it may hold garbage). Edges (m % 6, n % 16) go through a small
+ * buffer, so the packed panels are zero-padded and the kernel never branches.
+ *
+ * Pack buffers: one per thread, allocated on first use and kept (a
+ * thread-local pointer), so repeated calls take no page faults -- the way a
+ * BLAS keeps its buffer pool. The size is fixed by the blocking (about
+ * 4.3 MiB). If that allocation fails the caller is told (return value -1)
+ * and falls back to the library BLAS.
+ *
+ * Summation order for each C element is fixed by (m, n, k) and the blocking
+ * constants only -- never by the thread count -- so results are
+ * deterministic.
+ */
+#ifndef PYCONV_GEMM_H
+#define PYCONV_GEMM_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PYCONV_HAVE_SGEMM 1
+
+#define PYCONV_MR 6
+#define PYCONV_NR 16
+#define PYCONV_KC 384
+#define PYCONV_MC 144
+#define PYCONV_NC 2048
+
+#if defined(_MSC_VER)
+#define PYCONV_TLS __declspec(thread)
+#else
+#define PYCONV_TLS __thread
+#endif
+
+static PYCONV_TLS float *pyconv_gemm_buf = NULL;
+
+static float *pyconv_gemm_buffer(void)
+{
+    if (pyconv_gemm_buf == NULL) {
+        size_t n = (size_t)PYCONV_KC * (PYCONV_NC + PYCONV_MC) + 64;
+        void *p = NULL;
+#if defined(_MSC_VER)
+        p = _aligned_malloc(n * sizeof(float), 64);
+#else
+        if (posix_memalign(&p, 64, n * sizeof(float)) != 0) p = NULL;
+#endif
+        pyconv_gemm_buf = (float *)p;
+    }
+    return pyconv_gemm_buf;
+}
+
+/* Transpose eight rows of eight floats in registers: afterwards r[i] holds
+ * column i, (r0[i], r1[i], ..., r7[i]). */
+static inline void pyconv_transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* Pack rows i0..i0+mc of op(A), columns p0..p0+kc, as MR-row panels:
+ * dst[panel][p][r]. Rows past mc are zero. */
+static void pyconv_pack_a(int trans, const float *a, ptrdiff_t lda, ptrdiff_t i0,
+                          ptrdiff_t mc, ptrdiff_t p0, ptrdiff_t kc, float *dst)
+{
+    ptrdiff_t ib, p, r, r_;
+    for (ib = 0; ib < mc; ib += PYCONV_MR) {
+        ptrdiff_t mr = mc - ib < PYCONV_MR ? mc - ib : PYCONV_MR;
+        if (!trans) {
+            const float *rows[PYCONV_MR];
+            for (r = 0; r < PYCONV_MR; r++)
+                rows[r] = a + (i0 + ib + (r < mr ? r : 0)) * lda + p0;
+            if (mr == PYCONV_MR) {
+                /* Eight k at a time through a register transpose; each
+                 * 8-float store spills two zeros into the next k's slots,
+                 * which the next store overwrites (the buffer has slack). */
+                for (p = 0; p + 8 <= kc; p += 8) {
+                    __m256 r[8];
+                    for (r_ = 0; r_ < PYCONV_MR; r_++) r[r_] = _mm256_loadu_ps(rows[r_] + p);
+                    r[6] = r[7] = _mm256_setzero_ps();
+                    pyconv_transpose8(r);
+                    for (r_ = 0; r_ < 8; r_++) _mm256_storeu_ps(dst + r_ * PYCONV_MR, r[r_]);
+                    dst += 8 * PYCONV_MR;
+                }
+                for (; p < kc; p++) {
+                    dst[0] = rows[0][p]; dst[1] = rows[1][p]; dst[2] = rows[2][p];
+                    dst[3] = rows[3][p]; dst[4] = rows[4][p]; dst[5] = rows[5][p];
+                    dst += PYCONV_MR;
+                }
+            } else {
+                for (p = 0; p < kc; p++) {
+                    for (r = 0; r < PYCONV_MR; r++) dst[r] = r < mr ? rows[r][p] : 0.0f;
+                    dst += PYCONV_MR;
+                }
+            }
+        } else {
+            /* op(A)[i][p] = a[p * lda + i]: six contiguous values per p. */
+            const float *col = a + p0 * lda + i0 + ib;
+            for (p = 0; p < kc; p++, col += lda) {
+                for (r = 0; r < PYCONV_MR; r++) dst[r] = r < mr ? col[r] : 0.0f;
+                dst += PYCONV_MR;
+            }
+        }
+    }
+}
+
+/* Pack rows p0..p0+kc of op(B), columns j0..j0+nc, as NR-column panels:
+ * dst[panel][p][j]. Columns past nc are zero. */
+static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0,
+                          ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t nc, float *dst)
+{
+    ptrdiff_t jb, p, j;
+    for (jb = 0; jb < nc; jb += PYCONV_NR) {
+        ptrdiff_t nr = nc - jb < PYCONV_NR ? nc - jb : PYCONV_NR;
+        if (!trans) {
+            const float *row = b + p0 * ldb + j0 + jb;
+            if (nr == PYCONV_NR) {
+                for (p = 0; p < kc; p++, row += ldb) {
+                    _mm256_store_ps(dst, _mm256_loadu_ps(row));
+                    _mm256_store_ps(dst + 8, _mm256_loadu_ps(row + 8));
+                    dst += PYCONV_NR;
+                }
+            } else {
+                for (p = 0; p < kc; p++, row += ldb) {
+                    for (j = 0; j < PYCONV_NR; j++) dst[j] = j < nr ? row[j] : 0.0f;
+                    dst += PYCONV_NR;
+                }
+            }
+        } else if (nr == PYCONV_NR) {
+            /* op(B)[p][j] = b[j * ldb + p]: two 8x8 register transposes per
+             * eight k, then the k left over one by one. */
+            const float *src = b + (j0 + jb) * ldb + p0;
+            for (p = 0; p + 8 <= kc; p += 8) {
+                __m256 r[8], s8[8];
+                for (j = 0; j < 8; j++) {
+                    r[j] = _mm256_loadu_ps(src + j * ldb + p);
+                    s8[j] = _mm256_loadu_ps(src + (j + 8) * ldb + p);
+                }
+                pyconv_transpose8(r);
+                pyconv_transpose8(s8);
+                for (j = 0; j < 8; j++) {
+                    _mm256_store_ps(dst + (p + j) * PYCONV_NR, r[j]);
+                    _mm256_store_ps(dst + (p + j) * PYCONV_NR + 8, s8[j]);
+                }
+            }
+            for (; p < kc; p++)
+                for (j = 0; j < PYCONV_NR; j++) dst[p * PYCONV_NR + j] = src[j * ldb + p];
+            dst += kc * PYCONV_NR;
+        } else {
+            for (j = 0; j < PYCONV_NR; j++) {
+                float *d = dst + j;
+                if (j < nr) {
+                    const float *src = b + (j0 + jb + j) * ldb + p0;
+                    for (p = 0; p < kc; p++) d[p * PYCONV_NR] = src[p];
+                } else {
+                    for (p = 0; p < kc; p++) d[p * PYCONV_NR] = 0.0f;
+                }
+            }
+            dst += kc * PYCONV_NR;
+        }
+    }
+}
+
+/* Write one row of 16 results: v = alpha*acc (+ beta*c) (+ bias), ReLU. */
+#define PYCONV_GEMM_ROW(ACC0, ACC1, CROW, BIASV)                                  \
+    do {                                                                          \
+        __m256 v0 = _mm256_mul_ps(ACC0, valpha), v1 = _mm256_mul_ps(ACC1, valpha); \
+        if (beta != 0.0f) {                                                       \
+            v0 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps(CROW), v0);               \
+            v1 = _mm256_fmadd_ps(vbeta, _mm256_loadu_ps((CROW) + 8), v1);         \
+        }                                                                         \
+        v0 = _mm256_add_ps(v0, BIASV); v1 = _mm256_add_ps(v1, BIASV);             \
+        if (relu) { v0 = _mm256_max_ps(v0, vzero); v1 = _mm256_max_ps(v1, vzero); } \
+        _mm256_storeu_ps(CROW, v0); _mm256_storeu_ps((CROW) + 8, v1);             \
+    } while (0)
+
+/* The 6x16 micro-kernel on packed panels a (kc x 6) and b (kc x 16). */
+static void pyconv_sgemm_6x16(ptrdiff_t kc, const float *a, const float *b,
+                              float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                              float alpha, float beta, const float *bias, int relu)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    const __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+    const __m256 vzero = _mm256_setzero_ps();
+    float tmp[PYCONV_MR * PYCONV_NR];
+    float *cw;
+    ptrdiff_t ldw, p, i, j;
+    for (i = 0; i < PYCONV_MR && i < mr; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
+        av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += PYCONV_MR;
+        b += PYCONV_NR;
+    }
+    if (mr == PYCONV_MR && nr == PYCONV_NR) {
+        cw = c;
+        ldw = ldc;
+    } else {
+        /* Edge tile: compute into tmp (with C's old values when beta != 0),
+         * then copy the valid part. */
+        cw = tmp;
+        ldw = PYCONV_NR;
+        if (beta != 0.0f)
+            for (i = 0; i < mr; i++)
+                for (j = 0; j < nr; j++) tmp[i * PYCONV_NR + j] = c[i * ldc + j];
+    }
+    {
+        __m256 bv;
+#define PYCONV_BIAS(R) (bias ? _mm256_set1_ps((R) < mr ? bias[R] : 0.0f) : vzero)
+        bv = PYCONV_BIAS(0); PYCONV_GEMM_ROW(c00, c01, cw + 0 * ldw, bv);
+        bv = PYCONV_BIAS(1); PYCONV_GEMM_ROW(c10, c11, cw + 1 * ldw, bv);
+        bv = PYCONV_BIAS(2); PYCONV_GEMM_ROW(c20, c21, cw + 2 * ldw, bv);
+        bv = PYCONV_BIAS(3); PYCONV_GEMM_ROW(c30, c31, cw + 3 * ldw, bv);
+        bv = PYCONV_BIAS(4); PYCONV_GEMM_ROW(c40, c41, cw + 4 * ldw, bv);
+        bv = PYCONV_BIAS(5); PYCONV_GEMM_ROW(c50, c51, cw + 5 * ldw, bv);
+#undef PYCONV_BIAS
+    }
+    if (cw == tmp)
+        for (i = 0; i < mr; i++)
+            for (j = 0; j < nr; j++) c[i * ldc + j] = tmp[i * PYCONV_NR + j];
+}
+
+/* The GEMM. Returns 0, or -1 if the pack buffer could not be allocated
+ * (nothing was written then). The bias and the ReLU are applied after the
+ * last block of k only. */
+static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                        float alpha, const float *a, ptrdiff_t lda,
+                        const float *b, ptrdiff_t ldb, float beta,
+                        float *c, ptrdiff_t ldc, const float *bias, int relu)
+{
+    float *buf, *pa, *pb;
+    ptrdiff_t jc, pc, ic, jr, ir, nc, kc, mc, kb;
+    if (m <= 0 || n <= 0) return 0;
+    buf = pyconv_gemm_buffer();
+    if (buf == NULL) return -1;
+    pb = buf;
+    pa = buf + (size_t)PYCONV_KC * PYCONV_NC;
+    if (k <= 0) {
+        /* C = beta * C (+ bias), like a BLAS with k == 0. */
+        for (ic = 0; ic < m; ic++)
+            for (jc = 0; jc < n; jc++) {
+                float v = beta != 0.0f ? beta * c[ic * ldc + jc] : 0.0f;
+                if (bias) v += bias[ic];
+                if (relu && v < 0.0f) v = 0.0f;
+                c[ic * ldc + jc] = v;
+            }
+        return 0;
+    }
+    /* k is cut into equal blocks of at most KC (288 -> 288, 576 -> 2 x 288),
+     * never into a full block and a sliver. */
+    kb = (k + PYCONV_KC - 1) / PYCONV_KC;
+    kb = (k + kb - 1) / kb;
+    for (jc = 0; jc < n; jc += PYCONV_NC) {
+        nc = n - jc < PYCONV_NC ? n - jc : PYCONV_NC;
+        for (pc = 0; pc < k; pc += kb) {
+            int first = pc == 0, last = pc + kb >= k;
+            float beta_k = first ? beta : 1.0f;
+            const float *bias_k = last ? bias : NULL;
+            int relu_k = last && relu;
+            kc = k - pc < kb ? k - pc : kb;
+            pyconv_pack_b(trans_b, b, ldb, pc, kc, jc, nc, pb);
+            for (ic = 0; ic < m; ic += PYCONV_MC) {
+                mc = m - ic < PYCONV_MC ? m - ic : PYCONV_MC;
+                pyconv_pack_a(trans_a, a, lda, ic, mc, pc, kc, pa);
+                for (jr = 0; jr < nc; jr += PYCONV_NR) {
+                    ptrdiff_t nr = nc - jr < PYCONV_NR ? nc - jr : PYCONV_NR;
+                    const float *bp = pb + jr * kc;
+                    for (ir = 0; ir < mc; ir += PYCONV_MR) {
+                        ptrdiff_t mr = mc - ir < PYCONV_MR ? mc - ir : PYCONV_MR;
+                        pyconv_sgemm_6x16(kc, pa + ir * kc, bp,
+                                          c + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
+                                          alpha, beta_k, bias_k ? bias_k + ic + ir : NULL,
+                                          relu_k);
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+#else
+#define PYCONV_HAVE_SGEMM 0
+static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                        float alpha, const float *a, ptrdiff_t lda,
+                        const float *b, ptrdiff_t ldb, float beta,
+                        float *c, ptrdiff_t ldc, const float *bias, int relu)
+{
+    (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a;
+    (void)lda; (void)b; (void)ldb; (void)beta; (void)c; (void)ldc; (void)bias; (void)relu;
+    return -1;
+}
+#endif
+
+#endif /* PYCONV_GEMM_H */
