@@ -548,6 +548,9 @@ FAST_PATHS = [
     ("direct-5x5-c1", (4, 1, 28, 28), (16, 1, 5, 5), {"padding": 2}),
     ("direct-32", (2, 8, 12, 12), (32, 8, 3, 3), {"padding": 1, "stride": 1}),
     ("strided-im2col", (2, 16, 12, 12), (32, 16, 3, 3), {"padding": 1, "stride": 2}),
+    # Rows long enough for the vectorised stride-2 im2col gather (8 at a time).
+    ("strided-wide", (2, 8, 9, 41), (16, 8, 3, 3), {"padding": 1, "stride": 2}),
+    ("strided-wide-p0", (1, 4, 7, 38), (8, 4, 2, 2), {"stride": 2}),
     ("depthwise-64", (2, 64, 12, 12), (64, 1, 3, 3), {"padding": 1, "groups": 64}),
     # pyconv's own packed GEMM (_gemm.h) takes the products with k >= 128:
     # rows not a multiple of 6, columns not of 16, k not of 8, two k blocks

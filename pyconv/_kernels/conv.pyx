@@ -32,12 +32,35 @@ cdef extern from "_gemm.h" nogil:
                      Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
                      const float* bias, int relu)
     int PYCONV_HAVE_SGEMM
+    double pyconv_fma_probe(long iters, float* sink)
 
 
 def has_own_sgemm():
     """True when float32 products use pyconv's packed AVX2+FMA GEMM (_gemm.h),
     False when they go to the library BLAS (baseline build)."""
     return bool(PYCONV_HAVE_SGEMM)
+
+
+def fma_peak_gflops(int n_threads, long iters=20000000):
+    """Measured FP32 FMA peak in GFLOP/s with ``n_threads`` threads running
+    the AVX2+FMA probe at once (best of three); 0.0 in the baseline build.
+    For the benchmark's "% of peak" column."""
+    import time
+    cdef double best = 0.0, flops, dt
+    cdef float sinks[64]
+    cdef int t, rep
+    if not PYCONV_HAVE_SGEMM or n_threads < 1 or n_threads > 64:
+        return 0.0
+    memset(sinks, 0, sizeof(sinks))
+    for rep in range(3):
+        flops = 0.0
+        start = time.perf_counter()
+        for t in prange(n_threads, nogil=True, num_threads=n_threads, schedule="static"):
+            flops += pyconv_fma_probe(iters, &sinks[t])
+        dt = time.perf_counter() - start
+        if dt > 0 and flops / dt > best:
+            best = flops / dt
+    return best * 1e-9
 
 
 cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k,
