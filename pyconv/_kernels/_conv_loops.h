@@ -152,20 +152,22 @@ PYCONV_WINO_DEFINE(double, d)
 #define PYCONV_NO_LIBCALLS
 #endif
 
-/* Stride-2 gather dst[t] = src[2t] for t in [lo, hi), eight at a time (two
- * loads and an even-lane shuffle; AVX2 float only). Returns the first t not
- * done. The last vector must not read past src[2(hi-1)], the last element
- * the scalar loop would read. */
+/* Stride-2 gather dst[t] = src[2t] for t in [lo, hi), eight at a time: two
+ * loads and an even-lane shuffle (AVX2 float only). The second load is
+ * masked off its last lane, src[2t + 15], an odd element the scalar loop
+ * would never read (it may lie past the end of the image). Returns the
+ * first t not done. */
 #if defined(__AVX2__)
 #include <immintrin.h>
 static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
                                   ptrdiff_t sw)
 {
+    const __m256i first7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     ptrdiff_t t = lo;
     if (sw != 2) return lo;
-    /* Loads cover src[2t .. 2t+15]; 2t+15 <= 2(hi-1) keeps them in bounds. */
-    for (; 2 * t + 15 <= 2 * (hi - 1); t += 8) {
-        __m256 v0 = _mm256_loadu_ps(src + 2 * t), v1 = _mm256_loadu_ps(src + 2 * t + 8);
+    for (; t + 8 <= hi; t += 8) {
+        __m256 v0 = _mm256_loadu_ps(src + 2 * t);
+        __m256 v1 = _mm256_maskload_ps(src + 2 * t + 8, first7);
         __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
         _mm256_storeu_ps(dst + t, _mm256_castpd_ps(
             _mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0))));
