@@ -62,7 +62,8 @@ def show_config(file=None):
 
     Shows the version, whether the kernels were compiled with OpenMP (and
     which OpenMP version and runtime library), the SIMD path the kernels
-    take on this CPU, and the thread count.
+    take on this CPU, which matrix product the convolutions use, and the
+    thread count.
 
     Examples
     --------
@@ -94,6 +95,9 @@ def show_config(file=None):
         + (f", version {omp.openmp_version()}, runtime {runtime}" if omp.openmp_enabled() else ""),
         f"  simd:      {_dispatch.simd_level()} (cpu avx2+fma: "
         f"{'yes' if omp.cpu_has_avx2_fma() else 'no'})",
+        f"  gemm:      "
+        + ("pyconv's packed AVX2+FMA sgemm (float32, k >= 128); BLAS otherwise"
+           if _dispatch.kernels("conv").has_own_sgemm() else "BLAS (scipy.linalg.cython_blas)"),
         f"  threads:   {get_num_threads()}",
     ]
     print("\n".join(lines), file=file)

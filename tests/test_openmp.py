@@ -82,6 +82,10 @@ def test_show_config(capsys):
     assert f"pyconv {pyconv.__version__}" in out
     assert "openmp" in out.lower()
     assert "simd" in out.lower()
+    from pyconv import _dispatch
+    gemm_line = [line for line in out.splitlines() if line.strip().startswith("gemm:")]
+    own = _dispatch.kernels("conv").has_own_sgemm()
+    assert gemm_line and ("AVX2+FMA sgemm" in gemm_line[0]) == own
     threads_line = [line for line in out.splitlines() if "threads" in line.lower()]
     assert threads_line and str(pyconv.get_num_threads()) in threads_line[0]
 
