@@ -153,21 +153,20 @@ PYCONV_WINO_DEFINE(double, d)
 #endif
 
 /* Stride-2 gather dst[t] = src[2t] for t in [lo, hi), eight at a time: two
- * loads and an even-lane shuffle (AVX2 float only). The second load is
- * masked off its last lane, src[2t + 15], an odd element the scalar loop
- * would never read (it may lie past the end of the image). Returns the
- * first t not done. */
+ * loads and an even-lane shuffle (AVX2 float only). A vector reads
+ * src[2t .. 2t+15], so it is taken only while that stays inside the
+ * n_src elements readable from src (the rest of the image row); the caller
+ * finishes from the returned t with scalar code. (No masked loads: they
+ * are slow on AMD cores.) */
 #if defined(__AVX2__)
 #include <immintrin.h>
 static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
-                                  ptrdiff_t sw)
+                                  ptrdiff_t sw, ptrdiff_t n_src)
 {
-    const __m256i first7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
     ptrdiff_t t = lo;
     if (sw != 2) return lo;
-    for (; t + 8 <= hi; t += 8) {
-        __m256 v0 = _mm256_loadu_ps(src + 2 * t);
-        __m256 v1 = _mm256_maskload_ps(src + 2 * t + 8, first7);
+    for (; t + 8 <= hi && 2 * t + 16 <= n_src; t += 8) {
+        __m256 v0 = _mm256_loadu_ps(src + 2 * t), v1 = _mm256_loadu_ps(src + 2 * t + 8);
         __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
         _mm256_storeu_ps(dst + t, _mm256_castpd_ps(
             _mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0))));
@@ -176,16 +175,16 @@ static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, pt
 }
 #else
 static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
-                                  ptrdiff_t sw)
+                                  ptrdiff_t sw, ptrdiff_t n_src)
 {
-    (void)src; (void)dst; (void)hi; (void)sw;
+    (void)src; (void)dst; (void)hi; (void)sw; (void)n_src;
     return lo;
 }
 #endif
 static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, ptrdiff_t hi,
-                                  ptrdiff_t sw)
+                                  ptrdiff_t sw, ptrdiff_t n_src)
 {
-    (void)src; (void)dst; (void)hi; (void)sw;
+    (void)src; (void)dst; (void)hi; (void)sw; (void)n_src;
     return lo;
 }
 #define PYCONV_GATHER2_f pyconv_gather2_f
@@ -222,7 +221,7 @@ static void pyconv_im2col_rows_##SUF(const T *PYCONV_RESTRICT x, T *PYCONV_RESTR
                 if (sw == 1) {                                                         \
                     for (t = lo; t < hi; t++) dst[t] = src[t];                         \
                 } else {                                                               \
-                    t = PYCONV_GATHER2_##SUF(src, dst, lo, hi, sw);                    \
+                    t = PYCONV_GATHER2_##SUF(src, dst, lo, hi, sw, W - iw0);              \
                     for (; t < hi; t++) dst[t] = src[t * sw];                          \
                 }                                                                      \
                 for (t = hi; t < Wo; t++) dst[t] = 0;                                  \
