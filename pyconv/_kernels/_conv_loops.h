@@ -190,6 +190,21 @@ static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, 
 #define PYCONV_GATHER2_f pyconv_gather2_f
 #define PYCONV_GATHER2_d pyconv_gather2_d
 
+/* Short row copies (a padded plane's rows): inline and vectorised, where
+ * a memcpy call per 32-float row costs more than the copy itself. */
+#define PYCONV_COPY_DEFINE(T, SUF)                                                     \
+PYCONV_NO_LIBCALLS                                                                     \
+static inline void pyconv_copy_##SUF(T *PYCONV_RESTRICT dst, const T *PYCONV_RESTRICT src, \
+                                     ptrdiff_t n)                                      \
+{                                                                                      \
+    ptrdiff_t k;                                                                       \
+    PYCONV_SIMD                                                                        \
+    for (k = 0; k < n; k++) dst[k] = src[k];                                           \
+}
+
+PYCONV_COPY_DEFINE(float, f)
+PYCONV_COPY_DEFINE(double, d)
+
 #define PYCONV_IM2COL_DEFINE(T, SUF)                                                   \
 PYCONV_NO_LIBCALLS                                                                     \
 static void pyconv_im2col_rows_##SUF(const T *PYCONV_RESTRICT x, T *PYCONV_RESTRICT col, \

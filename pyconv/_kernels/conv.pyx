@@ -166,6 +166,8 @@ cdef extern from "_conv_loops.h" nogil:
 
 
 cdef extern from "_conv_loops.h" nogil:
+    void pyconv_copy_f(float* dst, const float* src, Py_ssize_t n)
+    void pyconv_copy_d(double* dst, const double* src, Py_ssize_t n)
     float pyconv_dot_f(const float* a, const float* b, Py_ssize_t n, Py_ssize_t sb)
     double pyconv_dot_d(const double* a, const double* b, Py_ssize_t n, Py_ssize_t sb)
     double pyconv_sum_f(const float* a, Py_ssize_t n)
@@ -694,7 +696,10 @@ cdef inline void _load_padded_row(const floating* src, Py_ssize_t n_src, Py_ssiz
         hi = lo
     for k in range(lo):
         dst[k] = 0
-    memcpy(dst + lo, src + lo - shift, (hi - lo) * sizeof(floating))
+    if floating is float:
+        pyconv_copy_f(dst + lo, src + lo - shift, hi - lo)
+    else:
+        pyconv_copy_d(dst + lo, src + lo - shift, hi - lo)
     for k in range(hi, L):
         dst[k] = 0
 
