@@ -41,6 +41,20 @@ def has_own_sgemm():
     return bool(PYCONV_HAVE_SGEMM)
 
 
+def own_sgemm(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
+              bint trans_a, bint trans_b, float beta=0):
+    """``c = op(a) @ op(b) + beta * c`` through the packed GEMM of this
+    build (-1 returned, nothing done, where there is none): for the GEMM
+    benchmark and tests. Shapes are the caller's to check."""
+    cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef int rc
+    with nogil:
+        rc = pyconv_sgemm(trans_a, trans_b, m, n, k, 1, &a[0, 0], a.shape[1], &b[0, 0],
+                          b.shape[1], beta, &c[0, 0], c.shape[1], NULL, 0)
+    return rc
+
+
 def fma_peak_gflops(int n_threads, long iters=20000000):
     """Measured FP32 FMA peak in GFLOP/s with ``n_threads`` threads running
     the AVX2+FMA probe at once (best of three); 0.0 in the baseline build.
