@@ -197,12 +197,22 @@ def _tile_size(k, positions, batch, n_threads, itemsize, row=None):
 # Largest im2col-size ratio (flipped forward / col2im) at which the stride-1
 # input gradient runs as a forward convolution (measured: 1.5).
 _FLIP_MAX_COST = 1.5
-# Winograd F(2x2, 3x3): B^T d B, G g G^T, A^T m A (Lavin & Gray, 2016).
-_WINO_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# Winograd F(t x t, 3x3) weight transforms G, by output tile size t (Lavin &
+# Gray, 2016): F(2x2) interpolates at 0, 1, -1, inf; F(4x4) at 0, 1, -1, 2,
+# -2, inf. (B^T and A^T are written out in _conv_loops.h.)
+_WINO_G = {
+    2: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]),
+    4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                 [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+}
 # Bytes of the per-thread transformed tiles (input and output) per block.
 _WINO_BYTES = 1024 * 1024
 # Smallest channel counts for which Winograd's GEMMs (inner size C) pay off.
 _WINO_MIN_CHANNELS = 16
+# F(4x4) for inner channel counts up to this and output images at least this
+# large (see _winograd_tile).
+_WINO4_MAX_CHANNELS = 64
+_WINO4_MIN_SIZE = 13
 
 
 def _use_winograd(x_dtype, weight_shape, stride, dilation, groups):
@@ -214,35 +224,74 @@ def _use_winograd(x_dtype, weight_shape, stride, dilation, groups):
             and min(c_in, c_out) >= _WINO_MIN_CHANNELS)
 
 
-def _winograd_weights(weight):
-    """U[16, C_out, C_in] = G g G^T, computed in float64."""
-    u = np.einsum("ia,ocab,jb->ijoc", _WINO_G, weight.astype(np.float64), _WINO_G,
-                  optimize=True)
-    return np.ascontiguousarray(u.reshape(16, weight.shape[0], weight.shape[1]),
-                                dtype=weight.dtype)
+def _winograd_tile(c_in, c_out, out_h, out_w):
+    """Output tile size of the Winograd convolution: 4 (F(4x4, 3x3)) or 2.
+
+    F(4x4) needs 36 products per 16 outputs instead of 16 per 4, but its
+    transforms amplify float32 rounding, more so the longer the GEMMs'
+    channel sums (C_in forward, C_out for the input gradient): its largest
+    error measured 0.65 of the tests' tolerance (assert_close) at 64
+    channels, 0.8 at 128 and 1.1 -- a failure -- at 256 (F(2x2): 0.05).
+    Speed, 1 thread, F(4x4) / F(2x2) time: 0.75-0.95 for 16-64 channels on
+    13x13 to 56x56 outputs, 1.1-1.5 forward on 7x7 to 12x12 (short
+    transform loops, thin GEMMs), 0.9-2.3 at 128-512 channels. Depends on
+    the problem only, never on the thread count."""
+    if max(c_in, c_out) <= _WINO4_MAX_CHANNELS and min(out_h, out_w) >= _WINO4_MIN_SIZE:
+        return 4
+    return 2
 
 
-def _winograd_rows(c_in, c_out, out_h, out_w, batch, n_threads, itemsize):
-    """Rows of 2x2 output tiles per Winograd block: the block's transformed
-    tiles fit ``_WINO_BYTES``, blocks are balanced, and there are enough
-    blocks to occupy every thread."""
-    tile_rows, tiles_per_row = (out_h + 1) // 2, (out_w + 1) // 2
-    rb = max(1, _WINO_BYTES // (16 * (c_in + c_out) * itemsize * tiles_per_row))
+def _winograd_weights(weight, tile):
+    """U[(tile+2)^2, C_out, C_in] = G g G^T, computed in float64 as two
+    plain matrix products over all C_out * C_in kernels (measured 0.07 ms
+    for 32x32 channels; an einsum took 0.25-0.4 ms, a tenth of the dilated
+    layer's forward pass)."""
+    g = _WINO_G[tile]
+    n, (c_out, c_in) = len(g), weight.shape[:2]
+    kk = c_out * c_in
+    t = g @ weight.astype(np.float64).transpose(2, 0, 1, 3).reshape(3, kk * 3)  # [i, (o c b)]
+    u = (t.reshape(n * kk, 3) @ g.T).reshape(n, kk, n).transpose(0, 2, 1)     # [i, j, (o c)]
+    return np.ascontiguousarray(u, dtype=weight.dtype).reshape(n * n, c_out, c_in)
+
+
+def _winograd_weight_grad(grad_u, tile, out):
+    """``out[C_out, C_in, 3, 3] = G^T dU G`` from ``grad_u[(tile+2)^2 * C_out *
+    C_in]``, in float64 (the transpose of `_winograd_weights`)."""
+    g = _WINO_G[tile]
+    n, (c_out, c_in) = len(g), out.shape[:2]
+    kk = c_out * c_in
+    t = g.T @ grad_u.astype(np.float64).reshape(n, n * kk)                  # [a, (j o c)]
+    dw = t.reshape(3, n, kk).transpose(0, 2, 1).reshape(3 * kk, n) @ g      # [(a o c), b]
+    out[...] = dw.reshape(3, c_out, c_in, 3).transpose(1, 2, 0, 3)
+
+
+def _winograd_blocks(c_in, c_out, out_h, out_w, batch, n_threads, itemsize, tile,
+                     max_images=1):
+    """``(rb, ni)``: Winograd blocks of ``rb`` rows of output tiles, or of
+    ``ni`` <= ``max_images`` whole images when one image's tiles fill less
+    than half of ``_WINO_BYTES`` (see conv.pyx). Otherwise the block's
+    transformed tiles fit ``_WINO_BYTES``, blocks are balanced, and there
+    are enough blocks to occupy every thread."""
+    tile_rows, tiles_per_row = -(-out_h // tile), -(-out_w // tile)
+    rb = max(1, _WINO_BYTES // ((tile + 2) ** 2 * (c_in + c_out) * itemsize * tiles_per_row))
+    if rb >= 2 * tile_rows and max_images > 1:
+        return tile_rows, min(rb // tile_rows, max_images)
     n_blocks = -(-tile_rows // min(rb, tile_rows))
     while batch * n_blocks < n_threads and n_blocks < tile_rows:
         n_blocks += 1
-    return -(-tile_rows // n_blocks)
+    return -(-tile_rows // n_blocks), 1
 
 
 def _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_threads):
     n, c_in = x.shape[:2]
     c_out, ho, wo = out.shape[1:]
-    rb = _winograd_rows(c_in, c_out, ho, wo, n, n_threads, x.itemsize)
-    size = kernels.winograd_workspace_size(c_in, c_out, (wo + 1) // 2, rb)
+    tile = _winograd_tile(c_in, c_out, ho, wo)
+    rb, _ = _winograd_blocks(c_in, c_out, ho, wo, n, n_threads, x.itemsize, tile)
+    size = kernels.winograd_workspace_size(c_in, c_out, tile, -(-wo // tile), rb, 1)
     workspace = _workspace("col", (n_threads, size), x.dtype)
     with blas_single_threaded():
-        kernels.conv2d_winograd_forward(x, _winograd_weights(weight), bias, out, workspace,
-                                        top, left, has_bias, rb, n_threads)
+        kernels.conv2d_winograd_forward(x, _winograd_weights(weight, tile), bias, out,
+                                        workspace, top, left, has_bias, tile, rb, n_threads)
     return out
 
 
@@ -495,10 +544,14 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                           padding, dilation, groups):
         phase_pads = ((padding[0][0] // dh, padding[0][1] // dh),
                       (padding[1][0] // dw, padding[1][1] // dw))
+        x_phases = _phase_split(x, dh, dw, "phase_in")
+        # (the phases' input gradient in scratch too: a fresh multi-MB array
+        # costs page faults on every call)
         gx, grad_weight, grad_bias = _conv2d_backward(
-            _phase_split(grad_output, dh, dw, "phase_out"), _phase_split(x, dh, dw, "phase_in"),
-            weight, (1, 1),
-            phase_pads, (1, 1), 1, "zeros", need_input_grad, need_bias_grad)
+            _phase_split(grad_output, dh, dw, "phase_out"), x_phases, weight, (1, 1),
+            phase_pads, (1, 1), 1, "zeros", need_input_grad, need_bias_grad,
+            grad_x_out=_workspace("phase_grad_in", x_phases.shape, dtype)
+            if need_input_grad else None)
         if need_input_grad:
             grad_x = _phase_merge(gx, dh, dw, grad_x)
             if padded:
@@ -532,23 +585,23 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                                                     left, dh, dw, n_threads)
     elif _use_winograd(dtype, weight.shape, stride, dilation, groups):
         ho, wo = grad_output.shape[2:]
-        rb = _winograd_rows(c_in, c_out, ho, wo, 1, 1, x.itemsize)
-        size = kernels.winograd_workspace_size(c_in, c_out, (wo + 1) // 2, rb)
-        workspace = _workspace("col", (n_threads, size), dtype)
-        chunks = _n_chunks(n, 16 * c_out * c_in, x.itemsize)
+        tile = _winograd_tile(c_in, c_out, ho, wo)
+        ne = (tile + 2) ** 2
+        chunks = _n_chunks(n, ne * c_out * c_in, x.itemsize)
         chunk = -(-n // chunks)
         chunks = -(-n // chunk)
-        part_u = _workspace("grad_w_partial", (chunks, 16 * c_out * c_in), dtype)
+        rb, ni = _winograd_blocks(c_in, c_out, ho, wo, 1, 1, x.itemsize, tile, chunk)
+        size = kernels.winograd_workspace_size(c_in, c_out, tile, -(-wo // tile), rb, ni)
+        workspace = _workspace("col", (n_threads, size), dtype)
+        part_u = _workspace("grad_w_partial", (chunks, ne * c_out * c_in), dtype)
         part_b = _workspace("grad_b_partial", (chunks, c_out), dtype)
         with blas_single_threaded():
             kernels.conv2d_winograd_backward_weight(x, grad_output, part_u, part_b, workspace,
-                                                    top, left, need_bias_grad, chunk, rb,
-                                                    n_threads)
-        grad_u = np.empty(16 * c_out * c_in, dtype=dtype)
+                                                    top, left, need_bias_grad, tile, chunk, rb,
+                                                    ni, n_threads)
+        grad_u = np.empty(ne * c_out * c_in, dtype=dtype)
         kernels.reduce_partials(part_u, grad_u, n_threads)
-        grad_u = grad_u.reshape(4, 4, c_out, c_in).astype(np.float64)
-        grad_weight[...] = np.einsum("ia,ijoc,jb->ocab", _WINO_G, grad_u, _WINO_G,
-                                     optimize=True)
+        _winograd_weight_grad(grad_u, tile, grad_weight)
         if need_input_grad:
             # The input gradient of a stride-1 convolution is the convolution
             # of grad_output with the flipped weights (padding 2 - padding).

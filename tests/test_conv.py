@@ -527,16 +527,37 @@ def test_replicate_padding_may_exceed_the_input_like_torch(padding, rng):
 
 # ----------------------------------------------------------------------------
 # The fast paths that only larger layers reach (float32): Winograd F(2x2,3x3)
-# for 3x3 stride-1 layers with >= 16 channels, the phase split of dilated
+# for 3x3 stride-1 layers with >= 16 channels, F(4x4,3x3) among them for
+# <= 64 channels and outputs of >= 13x13, the phase split of dilated
 # stride-1 layers, the register-blocked direct kernel for 16/32 output
 # channels, depthwise row kernels.
 # ----------------------------------------------------------------------------
 FAST_PATHS = [
     # (id, x_shape, w_shape, options)
+    # F(4x4): output sizes not multiples of 4 (partial tiles at the right and
+    # bottom), paddings 0 to 3 and asymmetric, several blocks of tile rows
+    # (wide image), a dilated layer whose phases are large enough.
+    ("winograd4-p1", (2, 16, 13, 15), (24, 16, 3, 3), {"padding": 1}),
+    ("winograd4-p0", (2, 24, 17, 15), (16, 24, 3, 3), {"padding": 0}),
+    ("winograd4-p2", (2, 16, 13, 14), (32, 16, 3, 3), {"padding": 2}),
+    ("winograd4-p1x0", (2, 32, 14, 15), (16, 32, 3, 3), {"padding": (1, 0)}),
+    # padding 3: the input gradient's flipped convolution crops (padding -1)
+    ("winograd4-p3", (2, 16, 13, 14), (16, 16, 3, 3), {"padding": 3}),
+    ("winograd4-blocks", (1, 64, 18, 254), (48, 64, 3, 3), {"padding": 1}),
+    # output rows transformed in place (whole tiles, <= 8 per row), and a
+    # block in place next to one with a partial tile row
+    ("winograd4-in-place", (2, 16, 16, 16), (24, 16, 3, 3), {"padding": 1}),
+    ("winograd4-in-place-mixed", (1, 64, 30, 32), (64, 64, 3, 3), {"padding": 1}),
+    ("winograd4-dilated", (2, 16, 26, 30), (16, 16, 3, 3), {"padding": 2, "dilation": 2}),
+    # weight gradient over blocks of whole images (chunks of 3, the last of 2)
+    ("winograd4-images", (35, 16, 13, 13), (16, 16, 3, 3), {"padding": 1}),
+    # F(2x2): small images, or more than 64 channels
     ("winograd-p1", (3, 16, 12, 10), (32, 16, 3, 3), {"padding": 1}),
     ("winograd-p0", (2, 24, 11, 13), (16, 24, 3, 3), {"padding": 0}),
     ("winograd-p2", (2, 16, 9, 9), (16, 16, 3, 3), {"padding": 2}),
     ("winograd-p1x0", (2, 32, 10, 7), (24, 32, 3, 3), {"padding": (1, 0)}),
+    ("winograd-c80", (2, 80, 14, 13), (16, 80, 3, 3), {"padding": 1}),
+    ("winograd-images", (35, 16, 6, 7), (24, 16, 3, 3), {"padding": 1}),
     ("winograd-same-reflect", (2, 16, 8, 8), (16, 16, 3, 3),
      {"padding": "same", "padding_mode": "reflect"}),
     ("dilated-phases", (2, 16, 16, 16), (16, 16, 3, 3), {"padding": 2, "dilation": 2}),
@@ -560,6 +581,23 @@ FAST_PATHS = [
     ("gemm-strided-groups", (2, 64, 10, 10), (22, 32, 2, 2), {"stride": 2, "groups": 2}),
     ("gemm-dilated-3", (2, 20, 15, 15), (7, 20, 3, 3), {"padding": 3, "dilation": 3}),
 ]
+
+
+WINOGRAD_CASES = [c for c in FAST_PATHS if c[0].startswith("winograd")]
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[c[0] for c in WINOGRAD_CASES])
+def test_winograd_cases_reach_their_tile_size(case):
+    """The winograd4-* cases run F(4x4) in all three passes, the others F(2x2)
+    (forward, input gradient = forward with channels swapped, weight gradient;
+    a dilated layer runs on its phases, 1/dilation of the size)."""
+    name, (n, c_in, h, w), (c_out, *_), options = case
+    d = options.get("dilation", 1)
+    (top, bottom), (left, right) = _pads(options["padding"], (3, 3), (d, d))
+    ho, wo = (h + top + bottom) // d - 2, (w + left + right) // d - 2
+    want = 4 if name.startswith("winograd4") else 2
+    assert F._winograd_tile(c_in, c_out, ho, wo) == want
+    assert F._winograd_tile(c_out, c_in, h // d, w // d) == want
 
 
 @pytest.mark.parametrize("case", FAST_PATHS, ids=[c[0] for c in FAST_PATHS])

@@ -1,6 +1,7 @@
 /* Inner loops of pyconv's conv kernels (conv.pyx), written in C where the
  * compiler needs `restrict`, `omp simd` or intrinsics to vectorise them:
- *   - Winograd F(2x2, 3x3) tile transforms (input, output, gradient);
+ *   - Winograd F(2x2, 3x3) and F(4x4, 3x3) tile transforms (input, output,
+ *     gradient);
  *   - im2col / col2im of tiles of whole output rows;
  *   - depthwise stride-1 rows (forward, weight gradient) and dot/sum reductions;
  *   - the register-blocked direct convolution (AVX2+FMA build only).
@@ -13,7 +14,13 @@
  *
  * Winograd layout: rows of the input are deinterleaved, e[k] = row[2k] and
  * o[k] = row[2k+1], so each 4x4 input tile at tile column tx reads
- * e[tx], o[tx], e[tx+1], o[tx+1] -- unit-stride loads.
+ * e[tx], o[tx], e[tx+1], o[tx+1] -- unit-stride loads. F(4x4) transforms
+ * each zero-padded input row once along the row (stride-4 windows, which the
+ * compiler vectorises with shuffles) for all rows of a block in one loop.
+ * The output and gradient transforms run over n consecutive tiles: one tile
+ * row of the image in place, or all tiles of a block at once through a
+ * buffer (tile t = r * tw + tx; row k of tile row r at k * ys + r * tile *
+ * tw), whose loops are long even for narrow images.
  */
 #ifndef PYCONV_CONV_LOOPS_H
 #define PYCONV_CONV_LOOPS_H
@@ -25,6 +32,34 @@
 #else
 #define PYCONV_SIMD
 #endif
+
+/* The 1-D F(4x4, 3x3) transforms (points 0, 1, -1, 2, -2, inf; Lavin & Gray),
+ * applied along rows and then columns of a tile. Each reads its inputs into
+ * locals first, so an output may alias an input.
+ *   B^T: 6 -> 6 (input),  A^T: 6 -> 4 (output),  A: 4 -> 6 (output gradient). */
+#define PYCONV_WINO4_BT(T, i0, i1, i2, i3, i4, i5, o0, o1, o2, o3, o4, o5) do {      \
+    T d0_ = (i0), d1_ = (i1), d2_ = (i2), d3_ = (i3), d4_ = (i4), d5_ = (i5);          \
+    T a_ = d4_ - 4 * d2_, b_ = d3_ - 4 * d1_, c_ = d4_ - d2_, e_ = 2 * (d3_ - d1_);     \
+    (o0) = 4 * d0_ - 5 * d2_ + d4_;                                                    \
+    (o1) = a_ + b_; (o2) = a_ - b_; (o3) = c_ + e_; (o4) = c_ - e_;                    \
+    (o5) = 4 * d1_ - 5 * d3_ + d5_;                                                    \
+} while (0)
+
+#define PYCONV_WINO4_AT(T, i0, i1, i2, i3, i4, i5, o0, o1, o2, o3) do {              \
+    T m0_ = (i0), m5_ = (i5);                                                          \
+    T p12_ = (i1) + (i2), m12_ = (i1) - (i2), p34_ = (i3) + (i4), m34_ = (i3) - (i4);  \
+    (o0) = m0_ + p12_ + p34_;                                                          \
+    (o1) = m12_ + 2 * m34_;                                                            \
+    (o2) = p12_ + 4 * p34_;                                                            \
+    (o3) = m12_ + 8 * m34_ + m5_;                                                      \
+} while (0)
+
+#define PYCONV_WINO4_A(T, i0, i1, i2, i3, o0, o1, o2, o3, o4, o5) do {               \
+    T y0_ = (i0), y1_ = (i1), y2_ = (i2), y3_ = (i3);                                  \
+    T a_ = y0_ + y2_, b_ = y1_ + y3_, c_ = y0_ + 4 * y2_, e_ = 2 * y1_ + 8 * y3_;       \
+    (o0) = y0_; (o1) = a_ + b_; (o2) = a_ - b_; (o3) = c_ + e_; (o4) = c_ - e_;        \
+    (o5) = y3_;                                                                        \
+} while (0)
 
 #define PYCONV_WINO_DEFINE(T, SUF)                                                     \
 /* e[k] = src[2k - shift], o[k] = src[2k + 1 - shift], zero outside [0, n). */         \
@@ -86,8 +121,8 @@ static void pyconv_wino_input_##SUF(const T *e0, const T *o0, const T *e1,      
     }                                                                                  \
 }                                                                                      \
                                                                                        \
-/* Output rows y0, y1 (length 2 tw) = A^T m A + b of the tiles of one tile row; */     \
-/* m component c of tile tx at s[c * es + tx].                                   */     \
+/* y0[2 tx + l], y1[2 tx + l] = (A^T m A)[0 or 1][l] + b for tiles tx < tw,   */     \
+/* whose component c is at s[c * es + tx].                                     */     \
 static void pyconv_wino_output_##SUF(const T *s, ptrdiff_t es, T *y0, T *y1, T b,      \
                                      ptrdiff_t tw)                                     \
 {                                                                                      \
@@ -109,8 +144,8 @@ static void pyconv_wino_output_##SUF(const T *s, ptrdiff_t es, T *y0, T *y1, T b
     }                                                                                  \
 }                                                                                      \
                                                                                        \
-/* d[c * es + tx] = (A dY A^T)[c] for the 2x2 gradient tiles of one tile row;   */     \
-/* g0, g1 are the two gradient rows (length 2 tw, zero-padded).                  */     \
+/* d[c * es + tx] = (A dY A^T)[c] for the 2x2 gradient tiles tx < tw, whose  */     \
+/* rows are at g0 + 2 tx and g1 + 2 tx.                                        */     \
 static void pyconv_wino_grad_##SUF(const T *g0, const T *g1, T *d, ptrdiff_t es,       \
                                    ptrdiff_t tw)                                       \
 {                                                                                      \
@@ -128,6 +163,86 @@ static void pyconv_wino_grad_##SUF(const T *g0, const T *g1, T *d, ptrdiff_t es,
         d[10 * es + tx] = s4 - s5;    d[11 * es + tx] = -s5;                           \
         d[12 * es + tx] = -g10;       d[13 * es + tx] = -g10 - g11;                    \
         d[14 * es + tx] = g11 - g10;  d[15 * es + tx] = g11;                           \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* F(4x4): the 6-wide windows at x + 4 t, transformed along the row:         */       \
+/* h[j * hs + t] = (B^T d)[j] for t < n (x zero-padded, 4 n + 2 long).        */       \
+static void pyconv_wino4_row_##SUF(const T *x, T *h, ptrdiff_t hs, ptrdiff_t n)        \
+{                                                                                      \
+    ptrdiff_t t;                                                                       \
+    PYCONV_SIMD                                                                        \
+    for (t = 0; t < n; t++) {                                                          \
+        const T *d = x + 4 * t;                                                        \
+        PYCONV_WINO4_BT(T, d[0], d[1], d[2], d[3], d[4], d[5], h[t], h[hs + t],        \
+                        h[2 * hs + t], h[3 * hs + t], h[4 * hs + t], h[5 * hs + t]);   \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* F(4x4): v[(6 i + j) * es + tx] = (B^T d B)[i][j] of the tiles of one tile   */      \
+/* row, from the row transforms of its 6 input rows: component j of input row */       \
+/* a at h[j * hs + a * rs + tx].                                               */      \
+static void pyconv_wino4_input_##SUF(const T *h, ptrdiff_t hs, ptrdiff_t rs, T *v,     \
+                                     ptrdiff_t es, ptrdiff_t tw)                       \
+{                                                                                      \
+    ptrdiff_t j, tx;                                                                   \
+    for (j = 0; j < 6; j++) {                                                          \
+        const T *r = h + j * hs;                                                       \
+        T *w = v + j * es;                                                             \
+        PYCONV_SIMD                                                                    \
+        for (tx = 0; tx < tw; tx++) {                                                  \
+            PYCONV_WINO4_BT(T, r[tx], r[rs + tx], r[2 * rs + tx], r[3 * rs + tx],      \
+                            r[4 * rs + tx], r[5 * rs + tx], w[tx], w[6 * es + tx],     \
+                            w[12 * es + tx], w[18 * es + tx], w[24 * es + tx],         \
+                            w[30 * es + tx]);                                          \
+        }                                                                              \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* F(4x4): y[k * ys + 4 t + l] = (A^T m A)[k][l] + b for tiles t < n, whose   */       \
+/* component (i, j) is at s[(6 i + j) * es + t].                              */       \
+static void pyconv_wino4_output_##SUF(const T *s, ptrdiff_t es, T *y, ptrdiff_t ys,    \
+                                      T b, ptrdiff_t n)                                \
+{                                                                                      \
+    ptrdiff_t t;                                                                       \
+    PYCONV_SIMD                                                                        \
+    for (t = 0; t < n; t++) {                                                          \
+        T c[4][6];                                                                     \
+        int j, k;                                                                      \
+        for (j = 0; j < 6; j++) {                                                      \
+            const T *m = s + j * es + t;                                               \
+            PYCONV_WINO4_AT(T, m[0], m[6 * es], m[12 * es], m[18 * es], m[24 * es],    \
+                            m[30 * es], c[0][j], c[1][j], c[2][j], c[3][j]);           \
+        }                                                                              \
+        for (k = 0; k < 4; k++) {                                                      \
+            T *o = y + k * ys + 4 * t;                                                 \
+            PYCONV_WINO4_AT(T, c[k][0], c[k][1], c[k][2], c[k][3], c[k][4], c[k][5],   \
+                            o[0], o[1], o[2], o[3]);                                   \
+            o[0] += b; o[1] += b; o[2] += b; o[3] += b;                                \
+        }                                                                              \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* F(4x4): d[(6 i + j) * es + t] = (A dY A^T)[i][j] for tiles t < n, whose    */       \
+/* gradient rows k are at g + k * gs + 4 t (4 wide).                          */       \
+static void pyconv_wino4_grad_##SUF(const T *g, ptrdiff_t gs, T *d, ptrdiff_t es,      \
+                                    ptrdiff_t n)                                       \
+{                                                                                      \
+    ptrdiff_t t;                                                                       \
+    PYCONV_SIMD                                                                        \
+    for (t = 0; t < n; t++) {                                                          \
+        T r[4][6];                                                                     \
+        int j, k;                                                                      \
+        for (k = 0; k < 4; k++) {                                                      \
+            const T *q = g + k * gs + 4 * t;                                           \
+            PYCONV_WINO4_A(T, q[0], q[1], q[2], q[3], r[k][0], r[k][1], r[k][2],       \
+                           r[k][3], r[k][4], r[k][5]);                                 \
+        }                                                                              \
+        for (j = 0; j < 6; j++) {                                                      \
+            T *o = d + j * es + t;                                                     \
+            PYCONV_WINO4_A(T, r[0][j], r[1][j], r[2][j], r[3][j], o[0], o[6 * es],     \
+                           o[12 * es], o[18 * es], o[24 * es], o[30 * es]);            \
+        }                                                                              \
     }                                                                                  \
 }
 
@@ -190,20 +305,42 @@ static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, 
 #define PYCONV_GATHER2_f pyconv_gather2_f
 #define PYCONV_GATHER2_d pyconv_gather2_d
 
-/* Short row copies (a padded plane's rows): inline and vectorised, where
- * a memcpy call per 32-float row costs more than the copy itself. */
-#define PYCONV_COPY_DEFINE(T, SUF)                                                     \
+/* dst[k] = src[k] for lo <= k < hi, zero for the rest of [0, L): the short
+ * zero-padded row copies of the Winograd transforms and padded planes, where
+ * a libc memcpy call costs as much as the copy itself (and a call per row of
+ * a plane adds as much again). */
+#define PYCONV_PAD_ROW_DEFINE(T, SUF)                                                  \
 PYCONV_NO_LIBCALLS                                                                     \
-static inline void pyconv_copy_##SUF(T *PYCONV_RESTRICT dst, const T *PYCONV_RESTRICT src, \
-                                     ptrdiff_t n)                                      \
+static void pyconv_pad_row_##SUF(T *PYCONV_RESTRICT dst, const T *PYCONV_RESTRICT src, \
+                                 ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t L)              \
 {                                                                                      \
     ptrdiff_t k;                                                                       \
-    PYCONV_SIMD                                                                        \
-    for (k = 0; k < n; k++) dst[k] = src[k];                                           \
+    for (k = 0; k < lo; k++) dst[k] = 0;                                               \
+    for (k = lo; k < hi; k++) dst[k] = src[k];                                         \
+    for (k = hi; k < L; k++) dst[k] = 0;                                               \
+}                                                                                      \
+                                                                                       \
+/* Copy one [H, W] plane into a zeroed [Hp, Wp] frame at offset (ph, pw); a   */       \
+/* negative ph starts the frame inside the plane (a block of its rows).       */       \
+PYCONV_NO_LIBCALLS                                                                     \
+static void pyconv_pad_plane_##SUF(const T *src, ptrdiff_t H, ptrdiff_t W, ptrdiff_t ph, \
+                                   ptrdiff_t pw, T *dst, ptrdiff_t Hp, ptrdiff_t Wp)   \
+{                                                                                      \
+    ptrdiff_t r, ih, lo = pw > 0 ? pw : 0, hi = W + pw;                                \
+    if (lo > Wp) lo = Wp;                                                              \
+    if (hi > Wp) hi = Wp;                                                              \
+    if (hi < lo) hi = lo;                                                              \
+    for (r = 0; r < Hp; r++) {                                                         \
+        ih = r - ph;                                                                   \
+        if (ih < 0 || ih >= H)                                                         \
+            pyconv_pad_row_##SUF(dst + r * Wp, src, 0, 0, Wp);                         \
+        else                                                                           \
+            pyconv_pad_row_##SUF(dst + r * Wp, src + ih * W - pw, lo, hi, Wp);         \
+    }                                                                                  \
 }
 
-PYCONV_COPY_DEFINE(float, f)
-PYCONV_COPY_DEFINE(double, d)
+PYCONV_PAD_ROW_DEFINE(float, f)
+PYCONV_PAD_ROW_DEFINE(double, d)
 
 #define PYCONV_IM2COL_DEFINE(T, SUF)                                                   \
 PYCONV_NO_LIBCALLS                                                                     \
