@@ -348,6 +348,33 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
     pyconv.set_num_threads(None)
 
 
+def run_scaling(only=None, out=print):
+    """pyconv alone: each layer's time on 2 threads against 1, the calls of
+    the two thread counts interleaved (no other library in the loop)."""
+    import pyconv
+
+    rng = np.random.default_rng(0)
+    out("pyconv alone, 2 threads against 1, medians of interleaved calls (ms)")
+    out(f"{'shape':<10} {'fwd 1t':>8} {'fwd 2t':>8} {'speedup':>8} "
+        f"{'bwd 1t':>8} {'bwd 2t':>8} {'speedup':>8}")
+    for name, shape in CONV_SHAPES.items():
+        if only and name not in only:
+            continue
+        cases = conv_cases(shape, rng, None, reference=False)
+        fns = {}
+        for key in ("pyconv fwd", "pyconv bwd"):
+            for n_threads in (1, 2):
+                def call(fn=cases[key], n_threads=n_threads):
+                    pyconv.set_num_threads(n_threads)
+                    fn()
+                fns[key, n_threads] = call
+        med = interleaved(fns)
+        f1, f2 = med["pyconv fwd", 1], med["pyconv fwd", 2]
+        b1, b2 = med["pyconv bwd", 1], med["pyconv bwd", 2]
+        out(f"{name:<10} {f1:8.2f} {f2:8.2f} {f1 / f2:7.2f}x {b1:8.2f} {b2:8.2f} {b1 / b2:7.2f}x")
+    pyconv.set_num_threads(None)
+
+
 def _reexec_with_passive_openmp(argv):
     """Re-run this benchmark with ``OMP_WAIT_POLICY=PASSIVE`` unless set.
 
@@ -374,7 +401,7 @@ def main(argv=None):
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
-            and "--lenet-only" not in argv and importlib.util.find_spec("torch") is not None):
+            and "--lenet-only" not in argv and "--scaling" not in argv and importlib.util.find_spec("torch") is not None):
         raise SystemExit(_reexec_with_passive_openmp(argv))
     parser = argparse.ArgumentParser(prog="python -m pyconv bench", description=__doc__)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -387,11 +414,16 @@ def main(argv=None):
                              "(subprocesses; about a minute)")
     parser.add_argument("--lenet-only", action="store_true",
                         help="only the LeNet-5 epoch (implies --lenet)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only pyconv's 2-thread speedup over 1 thread, per layer")
     parser.add_argument("--lenet-worker", choices=["pyconv", "torch"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.lenet_worker:
         lenet_worker(args.lenet_worker, args.threads[0])
+        return
+    if args.scaling:
+        run_scaling(args.only)
         return
     if not args.lenet_only:
         run(tuple(args.threads), args.only, reference=not args.no_reference,
