@@ -302,6 +302,44 @@ static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, 
     (void)src; (void)dst; (void)hi; (void)sw; (void)n_src;
     return lo;
 }
+/* The adjoint, dst[2t] += src[t] for t in [lo, hi), eight at a time: the
+ * eight values are spread over the even lanes of two vectors (zeros in the
+ * odd ones) and added to sixteen floats of the row, under the same bound
+ * (n_dst floats writable from dst). The odd elements get + 0.0, which
+ * leaves every value unchanged (a -0.0 becomes +0.0). One image belongs to
+ * one thread, so the read-modify-write of the odd lanes races with nothing. */
+#if defined(__AVX2__)
+static ptrdiff_t pyconv_scatter2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
+                                   ptrdiff_t sw, ptrdiff_t n_dst)
+{
+    const __m256 z = _mm256_setzero_ps();
+    ptrdiff_t t = lo;
+    if (sw != 2) return lo;
+    for (; t + 8 <= hi && 2 * t + 16 <= n_dst; t += 8) {
+        __m256 v = _mm256_loadu_ps(src + t);
+        __m256 a = _mm256_unpacklo_ps(v, z), b = _mm256_unpackhi_ps(v, z);
+        __m256 e0 = _mm256_permute2f128_ps(a, b, 0x20), e1 = _mm256_permute2f128_ps(a, b, 0x31);
+        _mm256_storeu_ps(dst + 2 * t, _mm256_add_ps(_mm256_loadu_ps(dst + 2 * t), e0));
+        _mm256_storeu_ps(dst + 2 * t + 8, _mm256_add_ps(_mm256_loadu_ps(dst + 2 * t + 8), e1));
+    }
+    return t;
+}
+#else
+static ptrdiff_t pyconv_scatter2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
+                                   ptrdiff_t sw, ptrdiff_t n_dst)
+{
+    (void)src; (void)dst; (void)hi; (void)sw; (void)n_dst;
+    return lo;
+}
+#endif
+static ptrdiff_t pyconv_scatter2_d(const double *src, double *dst, ptrdiff_t lo, ptrdiff_t hi,
+                                   ptrdiff_t sw, ptrdiff_t n_dst)
+{
+    (void)src; (void)dst; (void)hi; (void)sw; (void)n_dst;
+    return lo;
+}
+#define PYCONV_SCATTER2_f pyconv_scatter2_f
+#define PYCONV_SCATTER2_d pyconv_scatter2_d
 #define PYCONV_GATHER2_f pyconv_gather2_f
 #define PYCONV_GATHER2_d pyconv_gather2_d
 
@@ -412,7 +450,8 @@ static void pyconv_col2im_rows_##SUF(const T *PYCONV_RESTRICT col,              
                 if (sw == 1) {                                                         \
                     for (t = lo; t < hi; t++) dst[t] += src[t];                        \
                 } else {                                                               \
-                    for (t = lo; t < hi; t++) dst[t * sw] += src[t];                   \
+                    t = PYCONV_SCATTER2_##SUF(src, dst, lo, hi, sw, W - iw0);           \
+                    for (; t < hi; t++) dst[t * sw] += src[t];                         \
                 }                                                                      \
             }                                                                          \
         }                                                                              \
