@@ -267,26 +267,31 @@ PYCONV_WINO_DEFINE(double, d)
 #define PYCONV_NO_LIBCALLS
 #endif
 
-/* Stride-2 gather dst[t] = src[2t] for t in [lo, hi), eight at a time: two
- * loads and an even-lane shuffle (AVX2 float only). A vector reads
- * src[2t .. 2t+15], so it is taken only while that stays inside the
- * n_src elements readable from src (the rest of the image row); the caller
- * finishes from the returned t with scalar code. (No masked loads: they
- * are slow on AMD cores.) */
+/* Stride-2 gather dst[t] = src[2t] for t in [lo, hi), eight at a time: one
+ * load of src[2t .. 2t+7], one of src[2t+7 .. 2t+14] (shifted back by one so
+ * that it ends on the last element needed, never past the image row), and a
+ * shuffle of their even elements. A row that is not a multiple of 8 long
+ * ends with one overlapping block (same values written twice). AVX2 float
+ * only; returns the first t not done (the caller finishes with scalar
+ * code). n_src is unused: every load stays inside [src[2lo], src[2(hi-1)]]. */
 #if defined(__AVX2__)
 #include <immintrin.h>
+static inline __m256 pyconv_even8(const float *p)
+{
+    __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 7);
+    __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
+}
 static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
                                   ptrdiff_t sw, ptrdiff_t n_src)
 {
     ptrdiff_t t = lo;
-    if (sw != 2) return lo;
-    for (; t + 8 <= hi && 2 * t + 16 <= n_src; t += 8) {
-        __m256 v0 = _mm256_loadu_ps(src + 2 * t), v1 = _mm256_loadu_ps(src + 2 * t + 8);
-        __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
-        _mm256_storeu_ps(dst + t, _mm256_castpd_ps(
-            _mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0))));
-    }
-    return t;
+    (void)n_src;
+    if (sw != 2 || hi - lo < 8) return lo;
+    for (; t + 8 <= hi; t += 8) _mm256_storeu_ps(dst + t, pyconv_even8(src + 2 * t));
+    if (t < hi) _mm256_storeu_ps(dst + hi - 8, pyconv_even8(src + 2 * (hi - 8)));
+    return hi;
 }
 #else
 static ptrdiff_t pyconv_gather2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
@@ -302,6 +307,9 @@ static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, 
     (void)src; (void)dst; (void)hi; (void)sw; (void)n_src;
     return lo;
 }
+#define PYCONV_GATHER2_f pyconv_gather2_f
+#define PYCONV_GATHER2_d pyconv_gather2_d
+
 /* The adjoint, dst[2t] += src[t] for t in [lo, hi), eight at a time: the
  * eight values are spread over the even lanes of two vectors (zeros in the
  * odd ones) and added to sixteen floats of the row, under the same bound
@@ -340,8 +348,6 @@ static ptrdiff_t pyconv_scatter2_d(const double *src, double *dst, ptrdiff_t lo,
 }
 #define PYCONV_SCATTER2_f pyconv_scatter2_f
 #define PYCONV_SCATTER2_d pyconv_scatter2_d
-#define PYCONV_GATHER2_f pyconv_gather2_f
-#define PYCONV_GATHER2_d pyconv_gather2_d
 
 /* dst[k] = src[k] for lo <= k < hi, zero for the rest of [0, L): the short
  * zero-padded row copies of the Winograd transforms and padded planes, where
