@@ -312,23 +312,31 @@ static ptrdiff_t pyconv_gather2_d(const double *src, double *dst, ptrdiff_t lo, 
 
 /* The adjoint, dst[2t] += src[t] for t in [lo, hi), eight at a time: the
  * eight values are spread over the even lanes of two vectors (zeros in the
- * odd ones) and added to sixteen floats of the row, under the same bound
- * (n_dst floats writable from dst). The odd elements get + 0.0, which
- * leaves every value unchanged (a -0.0 becomes +0.0). One image belongs to
- * one thread, so the read-modify-write of the odd lanes races with nothing. */
+ * odd ones) and added to dst[2t .. 2t+7] and dst[2t+7 .. 2t+14] -- the
+ * second shifted back one element, as in the gather, so nothing past
+ * dst[2(hi-1)] is touched. Both are loaded before either is stored: their
+ * shared element dst[2t+7] (odd) then gets its old value + 0.0 from both
+ * stores, and no load waits on a partly overlapping store. Odd elements keep
+ * their value (a -0.0 becomes +0.0). One image belongs to one thread, so the
+ * read-modify-write of the odd lanes races with nothing. */
 #if defined(__AVX2__)
 static ptrdiff_t pyconv_scatter2_f(const float *src, float *dst, ptrdiff_t lo, ptrdiff_t hi,
                                    ptrdiff_t sw, ptrdiff_t n_dst)
 {
     const __m256 z = _mm256_setzero_ps();
+    const __m256i up1 = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
     ptrdiff_t t = lo;
+    (void)n_dst;
     if (sw != 2) return lo;
-    for (; t + 8 <= hi && 2 * t + 16 <= n_dst; t += 8) {
+    for (; t + 8 <= hi; t += 8) {
         __m256 v = _mm256_loadu_ps(src + t);
         __m256 a = _mm256_unpacklo_ps(v, z), b = _mm256_unpackhi_ps(v, z);
-        __m256 e0 = _mm256_permute2f128_ps(a, b, 0x20), e1 = _mm256_permute2f128_ps(a, b, 0x31);
-        _mm256_storeu_ps(dst + 2 * t, _mm256_add_ps(_mm256_loadu_ps(dst + 2 * t), e0));
-        _mm256_storeu_ps(dst + 2 * t + 8, _mm256_add_ps(_mm256_loadu_ps(dst + 2 * t + 8), e1));
+        __m256 e0 = _mm256_permute2f128_ps(a, b, 0x20);   /* v0 0 v1 0 v2 0 v3 0 */
+        __m256 e1 = _mm256_permutevar8x32_ps(              /* 0 v4 0 v5 0 v6 0 v7 */
+            _mm256_permute2f128_ps(a, b, 0x31), up1);
+        __m256 d0 = _mm256_loadu_ps(dst + 2 * t), d1 = _mm256_loadu_ps(dst + 2 * t + 7);
+        _mm256_storeu_ps(dst + 2 * t, _mm256_add_ps(d0, e0));
+        _mm256_storeu_ps(dst + 2 * t + 7, _mm256_add_ps(d1, e1));
     }
     return t;
 }
