@@ -412,6 +412,13 @@ def _depthwise_forward_s1(kernels, x, weight, bias, out, top, left, dilation, ha
                                         has_bias, n_threads)
 
 
+def _packed_weight_scratch(kernels, c_out_per_group, k, groups, dtype):
+    """Scratch for `conv2d_forward` to pack float32 weights once per call
+    (its own GEMM); a one-element array where nothing is packed."""
+    size = kernels.packed_weight_size(c_out_per_group, k, groups) if dtype == np.float32 else 0
+    return _workspace("packed_weight", (max(1, size),), dtype)
+
+
 def _flipped_weight(weight, groups):
     """Weights of the stride-1 convolution that computes the input gradient:
     per group, in/out channels swapped and the kernel rotated by 180 degrees."""
@@ -497,7 +504,10 @@ def _conv2d_forward_dispatch(x, weight, bias, stride, padding, dilation, groups,
     tile = _tile_size(k, ho * wo, n, n_threads, x.itemsize, row=wo)
     workspace = _workspace("col", (n_threads, k * tile), x.dtype)
     with blas_single_threaded():
-        kernels.conv2d_forward(x, weight, bias, out, workspace, stride[0], stride[1], top, left,
+        kernels.conv2d_forward(x, weight, bias, out, workspace,
+                               _packed_weight_scratch(kernels, c_out // groups, k, groups,
+                                                      x.dtype),
+                               stride[0], stride[1], top, left,
                                dilation[0], dilation[1], groups, has_bias, tile, n_threads)
     return out, False
 
@@ -652,6 +662,8 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                 tile = _tile_size(k_in, h * w, n, n_threads, x.itemsize, row=w)
                 workspace = _workspace("col", (n_threads, k_in * tile), dtype)
                 kernels.conv2d_forward(grad_output, flipped, part_b[0], grad_x, workspace,
+                                       _packed_weight_scratch(kernels, flipped.shape[0] // groups,
+                                                              k_in, groups, dtype),
                                        1, 1, flip_top, flip_left, dh, dw, groups, False,
                                        tile, n_threads)
             elif need_input_grad:

@@ -1,6 +1,7 @@
 """pyconv's own packed SGEMM (_kernels/_gemm.h) against numpy in float64:
 every transpose combination, edge sizes around the 6x16 micro-tile, the
-8-wide packing transposes and the k blocking (k > 384 splits in two)."""
+8-wide packing transposes and the k blocking (k > 384 splits in two), with
+op(A) packed block by block or whole beforehand (as for conv weights)."""
 import itertools
 
 import numpy as np
@@ -16,9 +17,10 @@ SHAPES = [(1, 1, 1), (6, 16, 8), (7, 17, 9), (5, 15, 7), (13, 33, 130), (64, 100
           (145, 40, 20), (12, 2049, 3), (3, 5, 800)]
 
 
+@pytest.mark.parametrize("prepack_a", [False, True], ids=["packed-per-block", "prepacked"])
 @pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
 @pytest.mark.parametrize("m,n,k", SHAPES, ids=[f"{m}x{n}x{k}" for m, n, k in SHAPES])
-def test_own_sgemm_matches_numpy(m, n, k, trans_a, trans_b, rng):
+def test_own_sgemm_matches_numpy(m, n, k, trans_a, trans_b, prepack_a, rng):
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
     op_a = a.T if trans_a else a
@@ -28,11 +30,11 @@ def test_own_sgemm_matches_numpy(m, n, k, trans_a, trans_b, rng):
     tol = 2e-6 * np.sqrt(k) * max(1.0, np.abs(want).max())
 
     c = np.full((m, n), np.nan, dtype=np.float32)     # beta = 0 never reads C
-    assert KERNELS.own_sgemm(a, b, c, trans_a, trans_b) == 0
+    assert KERNELS.own_sgemm(a, b, c, trans_a, trans_b, 0.0, prepack_a) == 0
     np.testing.assert_allclose(c, want, rtol=0, atol=tol)
 
     c = c0.copy()                                      # beta = 1 accumulates
-    assert KERNELS.own_sgemm(a, b, c, trans_a, trans_b, 1.0) == 0
+    assert KERNELS.own_sgemm(a, b, c, trans_a, trans_b, 1.0, prepack_a) == 0
     np.testing.assert_allclose(c, want + c0, rtol=0, atol=tol + 1e-6)
 
 

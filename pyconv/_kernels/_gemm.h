@@ -275,15 +275,47 @@ static void pyconv_sgemm_6x16(ptrdiff_t kc, const float *a, const float *b,
             for (j = 0; j < nr; j++) c[i * ldc + j] = tmp[i * PYCONV_NR + j];
 }
 
-/* The GEMM. Returns 0, or -1 if the pack buffer could not be allocated
- * (nothing was written then). The bias and the ReLU are applied after the
- * last block of k only. */
-static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                        float alpha, const float *a, ptrdiff_t lda,
-                        const float *b, ptrdiff_t ldb, float beta,
-                        float *c, ptrdiff_t ldc, const float *bias, int relu)
+/* Floats of op(A) (m x k) packed whole by pyconv_pack_a_whole. */
+static size_t pyconv_packed_a_size(ptrdiff_t m, ptrdiff_t k)
+{
+    return (size_t)((m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR) * (size_t)k;
+}
+
+static ptrdiff_t pyconv_gemm_kblock(ptrdiff_t k);
+
+/* Pack all of op(A) once, for products that reuse it (a convolution's
+ * weights, the same for every image): for each block of k, the MR-row
+ * panels of all m rows -- the layout pyconv_sgemm_pa reads. */
+static void pyconv_pack_a_whole(int trans, const float *a, ptrdiff_t lda, ptrdiff_t m,
+                                ptrdiff_t k, float *dst)
+{
+    ptrdiff_t pc, kb = pyconv_gemm_kblock(k);
+    ptrdiff_t m6 = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
+    for (pc = 0; pc < k; pc += kb)
+        pyconv_pack_a(trans, a, lda, 0, m, pc, k - pc < kb ? k - pc : kb, dst + pc * m6);
+}
+
+/* k is cut into equal blocks of at most KC (288 -> 288, 576 -> 2 x 288),
+ * never into a full block and a sliver. */
+static ptrdiff_t pyconv_gemm_kblock(ptrdiff_t k)
+{
+    ptrdiff_t blocks = (k + PYCONV_KC - 1) / PYCONV_KC;
+    return (k + blocks - 1) / blocks;
+}
+
+/* The GEMM, with op(A) either packed here block by block (pa_whole NULL) or
+ * already packed whole (pa_whole from pyconv_pack_a_whole; a, lda unused).
+ * Returns 0, or -1 if the pack buffer could not be allocated (nothing was
+ * written then). The bias and the ReLU are applied after the last block of
+ * k only. */
+static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                           float alpha, const float *a, ptrdiff_t lda, const float *pa_whole,
+                           const float *b, ptrdiff_t ldb, float beta,
+                           float *c, ptrdiff_t ldc, const float *bias, int relu)
 {
     float *buf, *pa, *pb;
+    const float *pa_use;
+    ptrdiff_t m6 = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
     ptrdiff_t jc, pc, ic, jr, ir, nc, kc, mc, kb;
     if (m <= 0 || n <= 0) return 0;
     buf = pyconv_gemm_buffer();
@@ -301,10 +333,7 @@ static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrd
             }
         return 0;
     }
-    /* k is cut into equal blocks of at most KC (288 -> 288, 576 -> 2 x 288),
-     * never into a full block and a sliver. */
-    kb = (k + PYCONV_KC - 1) / PYCONV_KC;
-    kb = (k + kb - 1) / kb;
+    kb = pyconv_gemm_kblock(k);
     for (jc = 0; jc < n; jc += PYCONV_NC) {
         nc = n - jc < PYCONV_NC ? n - jc : PYCONV_NC;
         for (pc = 0; pc < k; pc += kb) {
@@ -316,13 +345,18 @@ static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrd
             pyconv_pack_b(trans_b, b, ldb, pc, kc, jc, nc, pb);
             for (ic = 0; ic < m; ic += PYCONV_MC) {
                 mc = m - ic < PYCONV_MC ? m - ic : PYCONV_MC;
-                pyconv_pack_a(trans_a, a, lda, ic, mc, pc, kc, pa);
+                if (pa_whole) {
+                    pa_use = pa_whole + pc * m6 + ic * kc;
+                } else {
+                    pyconv_pack_a(trans_a, a, lda, ic, mc, pc, kc, pa);
+                    pa_use = pa;
+                }
                 for (jr = 0; jr < nc; jr += PYCONV_NR) {
                     ptrdiff_t nr = nc - jr < PYCONV_NR ? nc - jr : PYCONV_NR;
                     const float *bp = pb + jr * kc;
                     for (ir = 0; ir < mc; ir += PYCONV_MR) {
                         ptrdiff_t mr = mc - ir < PYCONV_MR ? mc - ir : PYCONV_MR;
-                        pyconv_sgemm_6x16(kc, pa + ir * kc, bp,
+                        pyconv_sgemm_6x16(kc, pa_use + ir * kc, bp,
                                           c + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
                                           alpha, beta_k, bias_k ? bias_k + ic + ir : NULL,
                                           relu_k);
@@ -332,6 +366,16 @@ static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrd
         }
     }
     return 0;
+}
+
+/* The GEMM, packing both operands itself. */
+static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                        float alpha, const float *a, ptrdiff_t lda,
+                        const float *b, ptrdiff_t ldb, float beta,
+                        float *c, ptrdiff_t ldc, const float *bias, int relu)
+{
+    return pyconv_sgemm_pa(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c,
+                           ldc, bias, relu);
 }
 
 /* The machine's FP32 FMA throughput, for the benchmark's "% of peak": twelve
@@ -379,6 +423,25 @@ static double pyconv_fma_probe(long iters, float *sink)
 {
     (void)iters; (void)sink;
     return 0.0;
+}
+static size_t pyconv_packed_a_size(ptrdiff_t m, ptrdiff_t k)
+{
+    (void)m; (void)k;
+    return 0;
+}
+static void pyconv_pack_a_whole(int trans, const float *a, ptrdiff_t lda, ptrdiff_t m,
+                                ptrdiff_t k, float *dst)
+{
+    (void)trans; (void)a; (void)lda; (void)m; (void)k; (void)dst;
+}
+static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                           float alpha, const float *a, ptrdiff_t lda, const float *pa_whole,
+                           const float *b, ptrdiff_t ldb, float beta,
+                           float *c, ptrdiff_t ldc, const float *bias, int relu)
+{
+    (void)pa_whole;
+    return pyconv_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                        bias, relu);
 }
 #endif
 

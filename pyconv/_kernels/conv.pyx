@@ -32,7 +32,23 @@ cdef extern from "_gemm.h" nogil:
                      Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
                      const float* bias, int relu)
     int PYCONV_HAVE_SGEMM
+    size_t pyconv_packed_a_size(Py_ssize_t m, Py_ssize_t k)
+    void pyconv_pack_a_whole(int trans, const float* a, Py_ssize_t lda, Py_ssize_t m,
+                             Py_ssize_t k, float* dst)
+    int pyconv_sgemm_pa(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                        float alpha, const float* a, Py_ssize_t lda, const float* pa_whole,
+                        const float* b, Py_ssize_t ldb, float beta, float* c, Py_ssize_t ldc,
+                        const float* bias, int relu)
     double pyconv_fma_probe(long iters, float* sink)
+
+
+def packed_weight_size(Py_ssize_t mg, Py_ssize_t k, Py_ssize_t groups):
+    """Floats `conv2d_forward` needs in ``wpack`` to pack a float32 layer's
+    weights once for all images (the own GEMM, k >= 128); 0 when it will
+    not (baseline build, or k < 128)."""
+    if not PYCONV_HAVE_SGEMM or k < 128:
+        return 0
+    return groups * <Py_ssize_t> pyconv_packed_a_size(mg, k)
 
 
 def has_own_sgemm():
@@ -42,16 +58,27 @@ def has_own_sgemm():
 
 
 def own_sgemm(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
-              bint trans_a, bint trans_b, float beta=0):
+              bint trans_a, bint trans_b, float beta=0, bint prepack_a=False):
     """``c = op(a) @ op(b) + beta * c`` through the packed GEMM of this
     build (-1 returned, nothing done, where there is none): for the GEMM
-    benchmark and tests. Shapes are the caller's to check."""
+    benchmark and tests. ``prepack_a`` packs op(a) whole first, as the
+    convolutions do with their weights. Shapes are the caller's to check."""
+    import numpy as np
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef float[::1] packed = np.empty(max(1, <Py_ssize_t> pyconv_packed_a_size(m, k)),
+                                      dtype=np.float32)
     cdef int rc
+    if not PYCONV_HAVE_SGEMM:
+        return -1
     with nogil:
-        rc = pyconv_sgemm(trans_a, trans_b, m, n, k, 1, &a[0, 0], a.shape[1], &b[0, 0],
-                          b.shape[1], beta, &c[0, 0], c.shape[1], NULL, 0)
+        if prepack_a:
+            pyconv_pack_a_whole(trans_a, &a[0, 0], a.shape[1], m, k, &packed[0])
+            rc = pyconv_sgemm_pa(trans_a, trans_b, m, n, k, 1, NULL, a.shape[1], &packed[0],
+                                 &b[0, 0], b.shape[1], beta, &c[0, 0], c.shape[1], NULL, 0)
+        else:
+            rc = pyconv_sgemm(trans_a, trans_b, m, n, k, 1, &a[0, 0], a.shape[1], &b[0, 0],
+                              b.shape[1], beta, &c[0, 0], c.shape[1], NULL, 0)
     return rc
 
 
@@ -336,6 +363,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                    const floating[::1] bias,                # IN  [Cout] (ignored if not has_bias)
                    floating[:, :, :, ::1] out,              # OUT [N, Cout, Ho, Wo]
                    floating[:, ::1] workspace,              # SCRATCH [n_threads, K*tile]
+                   floating[::1] wpack,                     # SCRATCH [packed_weight_size] (or [1])
                    Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                    Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t groups,
                    bint has_bias, Py_ssize_t tile, int n_threads):
@@ -352,6 +380,19 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
     cdef const floating* b_ptr
     cdef floating* o_ptr
     cdef int ldb
+    # float32 on the own GEMM: the weights are packed once here, not once
+    # per image and tile inside the GEMM.
+    cdef Py_ssize_t wsize = 0
+    cdef bint prepacked = False
+    if floating is float:
+        if PYCONV_HAVE_SGEMM and K >= 128:
+            wsize = <Py_ssize_t> pyconv_packed_a_size(Mg, K)
+            prepacked = wpack.shape[0] >= groups * wsize
+            if prepacked:
+                with nogil:
+                    for g in range(groups):
+                        pyconv_pack_a_whole(0, &weight[g * Mg, 0, 0, 0], K, Mg, K,
+                                            &wpack[g * wsize])
     for u in prange(N * n_tiles, nogil=True, num_threads=n_threads, schedule="static"):
         n = u // n_tiles
         p0 = (u - n * n_tiles) * tile
@@ -371,6 +412,11 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                 b_ptr = col
                 ldb = <int> pt
             o_ptr = &out[n, g * Mg, 0, 0] + p0
+            if floating is float:
+                if prepacked:
+                    pyconv_sgemm_pa(0, 0, Mg, pt, K, 1, NULL, K, &wpack[g * wsize], b_ptr, ldb,
+                                    0, o_ptr, P, &bias[g * Mg] if has_bias else NULL, 0)
+                    continue
             _gemm(False, False, <int> Mg, <int> pt, <int> K, 1, &weight[g * Mg, 0, 0, 0],
                   <int> K, b_ptr, ldb, 0, o_ptr, <int> P,
                   &bias[g * Mg] if has_bias else NULL)
