@@ -412,10 +412,12 @@ def _depthwise_forward_s1(kernels, x, weight, bias, out, top, left, dilation, ha
                                         has_bias, n_threads)
 
 
-def _packed_weight_scratch(kernels, c_out_per_group, k, groups, dtype):
-    """Scratch for `conv2d_forward` to pack float32 weights once per call
-    (its own GEMM); a one-element array where nothing is packed."""
-    size = kernels.packed_weight_size(c_out_per_group, k, groups) if dtype == np.float32 else 0
+def _packed_weight_scratch(kernels, rows, k, groups, dtype):
+    """Scratch for `conv2d_forward` / `conv2d_backward_input` to pack float32
+    weights once per call for the own GEMM (per group an op(A) of ``rows`` x
+    ``k``: W, or W^T for the input gradient); one element where nothing is
+    packed."""
+    size = kernels.packed_weight_size(rows, k, groups) if dtype == np.float32 else 0
     return _workspace("packed_weight", (max(1, size),), dtype)
 
 
@@ -670,8 +672,12 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                 # (one image per thread here: the tile must not depend on it)
                 tile = _tile_size(k, positions, 1, 1, x.itemsize, row=grad_output.shape[3])
                 workspace = _workspace("col", (n_threads, k * tile), dtype)
-                kernels.conv2d_backward_input(grad_output, weight, grad_x, workspace, sh, sw,
-                                              top, left, dh, dw, groups, tile, n_threads)
+                kernels.conv2d_backward_input(grad_output, weight, grad_x, workspace,
+                                              _packed_weight_scratch(kernels, k,
+                                                                     c_out // groups,
+                                                                     groups, dtype),
+                                              sh, sw, top, left, dh, dw, groups, tile,
+                                              n_threads)
     kernels.reduce_partials(part_w, grad_weight.reshape(-1), n_threads)
     if need_bias_grad:
         kernels.reduce_partials(part_b, grad_bias, n_threads)

@@ -580,6 +580,11 @@ FAST_PATHS = [
     ("gemm-strided-k450", (2, 50, 13, 11), (19, 50, 3, 3), {"padding": 1, "stride": 2}),
     ("gemm-strided-groups", (2, 64, 10, 10), (22, 32, 2, 2), {"stride": 2, "groups": 2}),
     ("gemm-dilated-3", (2, 20, 15, 15), (7, 20, 3, 3), {"padding": 3, "dilation": 3}),
+    # >= 128 output channels: the input gradient's W^T @ grad_out on the own
+    # GEMM with W^T packed once per call (1x1 straight into grad_x; strided
+    # through col2im)
+    ("gemm-1x1-cout130", (2, 20, 5, 6), (130, 20, 1, 1), {}),
+    ("gemm-strided-cout130", (2, 8, 9, 9), (130, 8, 3, 3), {"padding": 1, "stride": 2}),
 ]
 
 

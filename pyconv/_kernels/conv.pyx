@@ -426,6 +426,7 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
                           const floating[:, :, :, ::1] weight,    # IN  [Cout, C/groups, kh, kw]
                           floating[:, :, :, ::1] grad_x,          # OUT [N, C, H, W]
                           floating[:, ::1] workspace,             # SCRATCH [n_threads, K*tile]
+                          floating[::1] wpack,                    # SCRATCH [packed_weight_size(K, Cout/groups)] (or [1])
                           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                           Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t groups,
                           Py_ssize_t tile, int n_threads):
@@ -438,8 +439,21 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
     cdef Py_ssize_t n_tiles = (P + tile - 1) // tile
     cdef bint direct = _is_direct(kh, kw, sh, sw, ph, pw)
     cdef bint rows_aligned = tile % Wo == 0
-    cdef Py_ssize_t n, t, p0, pt, g
+    cdef Py_ssize_t n, t, p0, pt, g, ldc
     cdef floating* col
+    cdef floating* c_ptr
+    # float32 on the own GEMM: W^T packed once here (see conv2d_forward).
+    cdef Py_ssize_t wsize = 0
+    cdef bint prepacked = False
+    if floating is float:
+        if PYCONV_HAVE_SGEMM and Mg >= 128:
+            wsize = <Py_ssize_t> pyconv_packed_a_size(K, Mg)
+            prepacked = wpack.shape[0] >= groups * wsize
+            if prepacked:
+                with nogil:
+                    for g in range(groups):
+                        pyconv_pack_a_whole(1, &weight[g * Mg, 0, 0, 0], K, K, Mg,
+                                            &wpack[g * wsize])
     # One image per thread: col2im tiles of one image overlap, so the image
     # is the unit of work that keeps every output element single-writer.
     for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
@@ -450,15 +464,19 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
             p0 = t * tile
             pt = _min(tile, P - p0)
             for g in range(groups):
-                if direct:
-                    _gemm(True, False, <int> K, <int> pt, <int> Mg, 1,
-                          &weight[g * Mg, 0, 0, 0], <int> K,
-                          &grad_out[n, g * Mg, 0, 0] + p0, <int> P, 0,
-                          &grad_x[n, g * Cg, 0, 0] + p0, <int> P)
+                # W^T @ grad_out, into grad_x (1x1) or into col for col2im
+                c_ptr = &grad_x[n, g * Cg, 0, 0] + p0 if direct else col
+                ldc = P if direct else pt
+                if prepacked:
+                    if floating is float:
+                        pyconv_sgemm_pa(1, 0, K, pt, Mg, 1, NULL, K, &wpack[g * wsize],
+                                        &grad_out[n, g * Mg, 0, 0] + p0, P, 0, c_ptr, ldc,
+                                        NULL, 0)
                 else:
                     _gemm(True, False, <int> K, <int> pt, <int> Mg, 1,
                           &weight[g * Mg, 0, 0, 0], <int> K,
-                          &grad_out[n, g * Mg, 0, 0] + p0, <int> P, 0, col, <int> pt)
+                          &grad_out[n, g * Mg, 0, 0] + p0, <int> P, 0, c_ptr, <int> ldc)
+                if not direct:
                     if rows_aligned:
                         _col2im_rows(col, &grad_x[n, g * Cg, 0, 0], Cg, H, W, kh, kw,
                                      sh, sw, ph, pw, dh, dw, Wo, p0 // Wo, pt // Wo)
