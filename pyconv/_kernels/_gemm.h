@@ -8,12 +8,14 @@
  * generic blocking) loses time here on the convolution's shapes.
  *
  * The scheme is the classic one (Goto; BLIS): op(B) is packed in blocks of
- * KC rows x NC columns, as panels of NR=16 columns laid out k-major; op(A)
- * in blocks of MC x KC, as panels of MR=6 rows. The 6x16 micro-kernel keeps
- * 12 ymm accumulators, loads two vectors of B and broadcasts six values of A
- * per k: 12 FMAs for 8 loads, which saturates both FMA pipes of Zen 3 and
- * Haswell-class cores. A B panel (KC x 16 floats, 16 KiB) stays in L1 while
- * the micro-kernel walks the A panels of the block (MC x KC, 144 KiB) in L2.
+ * at most KC rows x NC columns, as panels of NR=16 columns laid out k-major;
+ * op(A) in blocks of MC x KC, as panels of MR=6 rows (or once for a whole
+ * call, pyconv_pack_a_whole, when A is a convolution's weights). The 6x16
+ * micro-kernel keeps 12 ymm accumulators, loads two vectors of B and
+ * broadcasts six values of A per k: 12 FMAs for 8 loads, which saturates
+ * both FMA pipes of Zen 3/4 and Haswell-class cores. k is cut into equal
+ * blocks (576 -> 2 x 288): a B panel (<= 24 KiB) stays in L1 while the
+ * micro-kernel walks the A panels of the block (<= 216 KiB) in L2.
  *
  * The epilogue is fused: alpha, beta, a per-row bias and a ReLU are applied
  * while the accumulators are written, in one pass over C. beta == 0 never
@@ -23,7 +25,7 @@
  * Pack buffers: one per thread, allocated on first use and kept (a
  * thread-local pointer), so repeated calls take no page faults -- the way a
  * BLAS keeps its buffer pool. The size is fixed by the blocking (about
- * 4.3 MiB). If that allocation fails the caller is told (return value -1)
+ * 3.4 MiB). If that allocation fails the caller is told (return value -1)
  * and falls back to the library BLAS.
  *
  * Summation order for each C element is fixed by (m, n, k) and the blocking
