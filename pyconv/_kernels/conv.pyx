@@ -358,6 +358,31 @@ cdef inline bint _is_direct(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssiz
     return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
 
 
+cdef Py_ssize_t _prepack_weights(const floating[:, :, :, ::1] weight, floating[::1] wpack,
+                                 Py_ssize_t groups, bint trans):
+    """Pack each group's op(W) -- W [Cout/groups, K], or W^T with ``trans``
+    (the input gradient) -- once into ``wpack`` for the own GEMM; return the
+    floats per group, or 0 where the GEMM is left to pack (float64, the
+    baseline build, an inner size below `_gemm`'s 128, or ``wpack`` too
+    small: the caller passes a one-element array then)."""
+    cdef Py_ssize_t Mg = weight.shape[0] // groups
+    cdef Py_ssize_t K = weight.shape[1] * weight.shape[2] * weight.shape[3]
+    cdef Py_ssize_t rows = K if trans else Mg, inner = Mg if trans else K
+    cdef Py_ssize_t size, g
+    if floating is float:
+        if not PYCONV_HAVE_SGEMM or inner < 128:
+            return 0
+        size = <Py_ssize_t> pyconv_packed_a_size(rows, inner)
+        if wpack.shape[0] < groups * size:
+            return 0
+        with nogil:
+            for g in range(groups):
+                pyconv_pack_a_whole(trans, &weight[g * Mg, 0, 0, 0], K, rows, inner,
+                                    &wpack[g * size])
+        return size
+    return 0
+
+
 def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                    const floating[:, :, :, ::1] weight,     # IN  [Cout, C/groups, kh, kw]
                    const floating[::1] bias,                # IN  [Cout] (ignored if not has_bias)
@@ -382,17 +407,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
     cdef int ldb
     # float32 on the own GEMM: the weights are packed once here, not once
     # per image and tile inside the GEMM.
-    cdef Py_ssize_t wsize = 0
-    cdef bint prepacked = False
-    if floating is float:
-        if PYCONV_HAVE_SGEMM and K >= 128:
-            wsize = <Py_ssize_t> pyconv_packed_a_size(Mg, K)
-            prepacked = wpack.shape[0] >= groups * wsize
-            if prepacked:
-                with nogil:
-                    for g in range(groups):
-                        pyconv_pack_a_whole(0, &weight[g * Mg, 0, 0, 0], K, Mg, K,
-                                            &wpack[g * wsize])
+    cdef Py_ssize_t wsize = _prepack_weights(weight, wpack, groups, False)
+    cdef bint prepacked = wsize > 0
     for u in prange(N * n_tiles, nogil=True, num_threads=n_threads, schedule="static"):
         n = u // n_tiles
         p0 = (u - n * n_tiles) * tile
@@ -443,17 +459,8 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
     cdef floating* col
     cdef floating* c_ptr
     # float32 on the own GEMM: W^T packed once here (see conv2d_forward).
-    cdef Py_ssize_t wsize = 0
-    cdef bint prepacked = False
-    if floating is float:
-        if PYCONV_HAVE_SGEMM and Mg >= 128:
-            wsize = <Py_ssize_t> pyconv_packed_a_size(K, Mg)
-            prepacked = wpack.shape[0] >= groups * wsize
-            if prepacked:
-                with nogil:
-                    for g in range(groups):
-                        pyconv_pack_a_whole(1, &weight[g * Mg, 0, 0, 0], K, K, Mg,
-                                            &wpack[g * wsize])
+    cdef Py_ssize_t wsize = _prepack_weights(weight, wpack, groups, True)
+    cdef bint prepacked = wsize > 0
     # One image per thread: col2im tiles of one image overlap, so the image
     # is the unit of work that keeps every output element single-writer.
     for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
