@@ -42,13 +42,28 @@ cdef extern from "_gemm.h" nogil:
     double pyconv_fma_probe(long iters, float* sink)
 
 
-def packed_weight_size(Py_ssize_t mg, Py_ssize_t k, Py_ssize_t groups):
-    """Floats `conv2d_forward` needs in ``wpack`` to pack a float32 layer's
-    weights once for all images (the own GEMM, k >= 128); 0 when it will
-    not (baseline build, or k < 128)."""
-    if not PYCONV_HAVE_SGEMM or k < 128:
+# float32 products with at least this inner size go to the own GEMM; shorter
+# ones (the Winograd element-wise GEMMs, k = 16-64) stay with BLAS, measured
+# faster there: packing both operands costs too much per flop when each
+# micro-tile sums only a few dozen terms.
+cdef enum:
+    _OWN_GEMM_MIN_K = 128
+
+
+cdef inline Py_ssize_t _packed_weight_floats(Py_ssize_t rows, Py_ssize_t inner) noexcept nogil:
+    """Floats of one op(W) (rows x inner) packed whole for the own GEMM, or
+    0 where `_gemm` will not run it (baseline build, inner < 128)."""
+    if not PYCONV_HAVE_SGEMM or inner < _OWN_GEMM_MIN_K:
         return 0
-    return groups * <Py_ssize_t> pyconv_packed_a_size(mg, k)
+    return <Py_ssize_t> pyconv_packed_a_size(rows, inner)
+
+
+def packed_weight_size(Py_ssize_t rows, Py_ssize_t inner, Py_ssize_t groups):
+    """Floats ``wpack`` needs for `conv2d_forward` (rows = C_out/groups,
+    inner = K) or `conv2d_backward_input` (rows = K, inner = C_out/groups)
+    to pack a float32 layer's weights once for all images; 0 when the own
+    GEMM will not run (baseline build, inner < 128)."""
+    return groups * _packed_weight_floats(rows, inner)
 
 
 def has_own_sgemm():
@@ -66,8 +81,8 @@ def own_sgemm(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
     import numpy as np
     cdef Py_ssize_t m = c.shape[0], n = c.shape[1]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
-    cdef float[::1] packed = np.empty(max(1, <Py_ssize_t> pyconv_packed_a_size(m, k)),
-                                      dtype=np.float32)
+    cdef float[::1] packed = np.empty(
+        <Py_ssize_t> pyconv_packed_a_size(m, k) if prepack_a else 1, dtype=np.float32)
     cdef int rc
     if not PYCONV_HAVE_SGEMM:
         return -1
@@ -120,11 +135,8 @@ cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k,
     if m <= 0 or n <= 0:
         return
     if floating is float:
-        # Short products (k < 128: the Winograd element-wise GEMMs) stay with
-        # BLAS, measured faster there: packing both operands costs too much
-        # per flop when each micro-tile sums only a few dozen terms.
-        if k >= 128 and pyconv_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                                     beta, c, ldc, bias, 0) == 0:
+        if k >= _OWN_GEMM_MIN_K and pyconv_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda,
+                                                 b, ldb, beta, c, ldc, bias, 0) == 0:
             return
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
               &beta, c, &ldc)
@@ -363,17 +375,14 @@ cdef Py_ssize_t _prepack_weights(const floating[:, :, :, ::1] weight, floating[:
     """Pack each group's op(W) -- W [Cout/groups, K], or W^T with ``trans``
     (the input gradient) -- once into ``wpack`` for the own GEMM; return the
     floats per group, or 0 where the GEMM is left to pack (float64, the
-    baseline build, an inner size below `_gemm`'s 128, or ``wpack`` too
+    baseline build, an inner size below _OWN_GEMM_MIN_K, or ``wpack`` too
     small: the caller passes a one-element array then)."""
     cdef Py_ssize_t Mg = weight.shape[0] // groups
     cdef Py_ssize_t K = weight.shape[1] * weight.shape[2] * weight.shape[3]
     cdef Py_ssize_t rows = K if trans else Mg, inner = Mg if trans else K
-    cdef Py_ssize_t size, g
+    cdef Py_ssize_t size = _packed_weight_floats(rows, inner), g
     if floating is float:
-        if not PYCONV_HAVE_SGEMM or inner < 128:
-            return 0
-        size = <Py_ssize_t> pyconv_packed_a_size(rows, inner)
-        if wpack.shape[0] < groups * size:
+        if size == 0 or wpack.shape[0] < groups * size:
             return 0
         with nogil:
             for g in range(groups):
