@@ -3,7 +3,7 @@
 Integer arithmetic only (no float ``floor``), exactly PyTorch's rules.
 """
 
-__all__ = ["conv_output_size", "same_padding", "pool_output_size"]
+__all__ = ["conv_output_size", "same_padding", "pool_output_size", "conv_transpose_output_size"]
 
 
 def conv_output_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -40,3 +40,12 @@ def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
     else:
         out = span // stride + 1
     return out
+
+
+def conv_transpose_output_size(size, kernel, stride, pad, output_pad, dilation):
+    """PyTorch's transposed-convolution size:
+    ``(size - 1)*stride - 2*pad + dilation*(kernel-1) + output_pad + 1``.
+
+    May be <= 0 for impossible configurations; callers check.
+    """
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1

@@ -14,13 +14,19 @@ import threading
 import numpy as np
 
 from . import _dispatch
-from ._shapes import conv_output_size, pool_output_size, same_padding
+from ._shapes import (
+    conv_output_size,
+    conv_transpose_output_size,
+    pool_output_size,
+    same_padding,
+)
 from ._threads import blas_single_threaded, effective_n_threads
 from ._validation import (
     as_float_array,
     check_choice,
     check_int,
     check_pair,
+    check_positive_float,
     common_float_dtype,
     fail,
 )
@@ -32,6 +38,10 @@ __all__ = [
     "max_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "interpolate",
+    "interpolate_backward",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -1135,3 +1145,270 @@ def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0,
     grad_x = _avg_pool2d_backward(grad_output, x4.shape, kernel, stride, padding, ceil_mode,
                                   count_include_pad, divisor_override)
     return grad_x[0] if unbatched else grad_x
+
+
+# --------------------------------------------------------------------------
+# Transposed convolution and resampling: public, checked functions
+# (the unchecked helpers are in `pyconv._resample`)
+# --------------------------------------------------------------------------
+def _check_conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """Validate `conv_transpose2d`'s arguments; return arrays and int pairs."""
+    x = as_float_array(x, "x")
+    weight = as_float_array(weight, "weight")
+    x, unbatched = _as_batch(x, "x")
+    if weight.ndim != 4:
+        fail(ValueError, "weight", "a 4-D array [in_channels, out_channels/groups, kh, kw]",
+             f"shape {weight.shape}")
+    arrays = [x, weight]
+    if bias is not None:
+        bias = as_float_array(bias, "bias")
+        arrays.append(bias)
+    dtype = common_float_dtype(*arrays)
+    x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
+    stride = _check_below_max(check_pair(stride, "stride"), "stride")
+    dilation = _check_below_max(check_pair(dilation, "dilation"), "dilation")
+    padding = _check_below_max(check_pair(padding, "padding", min_value=0), "padding")
+    output_padding = check_pair(output_padding, "output_padding", min_value=0)
+    groups = check_int(groups, "groups", min_value=1)
+    c_in, c_out_g, kh, kw = weight.shape
+    if min(weight.shape) < 1:
+        fail(ValueError, "weight", "a non-empty array (every dimension >= 1)",
+             f"shape {weight.shape}")
+    if x.shape[1] != c_in:
+        fail(ValueError, "weight", f"shape[0] == in_channels of x ({x.shape[1]})",
+             f"shape {weight.shape}")
+    if c_in % groups:
+        fail(ValueError, "groups", f"a divisor of in_channels ({c_in})", groups)
+    if bias is not None:
+        if bias.shape != (c_out_g * groups,):
+            fail(ValueError, "bias", f"a 1-D array of shape ({c_out_g * groups},) "
+                 "(one value per output channel)", f"shape {bias.shape}")
+        bias = bias.astype(dtype, copy=False)
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            fail(ValueError, "output_padding", f"smaller than stride {stride} or dilation "
+                 f"{dilation} along each axis", output_padding)
+    out_hw = tuple(conv_transpose_output_size(size, k, s, p, op, d) for size, k, s, p, op, d
+                   in zip(x.shape[2:], (kh, kw), stride, padding, output_padding, dilation))
+    if min(out_hw) < 1:
+        fail(ValueError, "x", f"large enough for a positive output size (would be {out_hw} "
+             f"with kernel {kh}x{kw}, stride {stride}, padding {padding}, dilation "
+             f"{dilation})", f"shape {x.shape}")
+    return x, weight, bias, unbatched, stride, padding, output_padding, groups, dilation
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution, exactly as ``torch.nn.functional.conv_transpose2d``.
+
+    The gradient of `conv2d` with respect to its input, as a layer: each
+    input pixel scatters a weighted copy of the kernel into the output.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : array_like, shape (C_in, C_out // groups, kh, kw)
+        Note the order: input channels first (PyTorch's layout).
+    bias : array_like, shape (C_out,), optional
+    stride, padding, dilation : int or (int, int), default 1, 0, 1
+        As in PyTorch, ``padding`` is that of the convolution this operation
+        transposes: it trims ``padding`` rows/columns from each side.
+    output_padding : int or (int, int), default 0
+        Extra rows/columns added to one side of the output; smaller than
+        ``stride`` or ``dilation``.
+    groups : int, default 1
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1``.
+
+    Examples
+    --------
+    A stride-2 transposed convolution doubles the size:
+
+    >>> import numpy as np
+    >>> from pyconv.functional import conv_transpose2d
+    >>> x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> conv_transpose2d(x, np.ones((1, 1, 2, 2)), stride=2)[0, 0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]])
+    """
+    x, weight, bias, unbatched, stride, padding, output_padding, groups, dilation = \
+        _check_conv_transpose(x, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+    y = _resample._conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding,
+                                            groups, dilation)
+    return y[0] if unbatched else y
+
+
+def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, compute_grad_bias=True):
+    """Gradients of `conv_transpose2d` with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape (N, C_out, H_out, W_out)
+        Gradient of the loss with respect to ``conv_transpose2d(x, weight, ...)``.
+    x, weight, stride, padding, output_padding, groups, dilation
+        As given to `conv_transpose2d`.
+    compute_grad_bias : bool, default True
+        When False, ``grad_bias`` is returned as None.
+
+    Returns
+    -------
+    grad_x : ndarray, shape of ``x``
+    grad_weight : ndarray, shape of ``weight``
+    grad_bias : ndarray of shape (C_out,), or None when ``compute_grad_bias`` is False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import conv_transpose2d_backward
+    >>> x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> gx, gw, gb = conv_transpose2d_backward(np.ones((1, 1, 4, 4)), x,
+    ...                                        np.ones((1, 1, 2, 2)), stride=2)
+    >>> gx[0, 0], gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]]), array([[10., 10.],
+           [10., 10.]]), array([16.]))
+    """
+    x, weight, _, unbatched, stride, padding, output_padding, groups, dilation = \
+        _check_conv_transpose(x, weight, None, stride, padding, output_padding, groups,
+                              dilation)
+    out_hw = tuple(conv_transpose_output_size(size, k, s, p, op, d) for size, k, s, p, op, d
+                   in zip(x.shape[2:], weight.shape[2:], stride, padding, output_padding,
+                          dilation))
+    expected = (x.shape[0], weight.shape[1] * groups) + out_hw
+    grad_output = _check_grad_output(grad_output, x, unbatched, expected, "conv_transpose2d")
+    grad_x, grad_weight, grad_bias = _resample._conv_transpose2d_backward(
+        grad_output, x, weight, stride, padding, groups, dilation,
+        need_bias_grad=bool(compute_grad_bias))
+    return (grad_x[0] if unbatched else grad_x), grad_weight, grad_bias
+
+
+INTERPOLATE_MODES = ("nearest", "bilinear")
+
+
+def _check_interpolate(input_hw, size, scale_factor, mode, align_corners):
+    """Validate `interpolate`'s options; return ``(out_hw, scales, mode, align_corners)``.
+
+    ``scales`` is None when ``size`` was given, else a pair of floats.
+    """
+    mode = check_choice(mode, "mode", INTERPOLATE_MODES)
+    if align_corners is not None:
+        align_corners = _check_bool(align_corners, "align_corners")
+        if mode == "nearest":
+            fail(ValueError, "align_corners", "None with mode='nearest' (it only applies "
+                 "to 'bilinear', as in PyTorch)", align_corners)
+    align_corners = bool(align_corners)
+    if (size is None) == (scale_factor is None):
+        fail(ValueError, "size, scale_factor", "exactly one of them given",
+             (size, scale_factor))
+    if size is not None:
+        out_hw = _check_below_max(check_pair(size, "size"), "size")
+        return out_hw, None, mode, align_corners
+    pair = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+    if len(pair) != 2:
+        fail(ValueError, "scale_factor", "a positive number or a pair of them", scale_factor)
+    scales = tuple(check_positive_float(s, "scale_factor") for s in pair)
+    out_hw = tuple(_resample.resize_output_size(n, s) for n, s in zip(input_hw, scales))
+    if min(out_hw) < 1:
+        fail(ValueError, "scale_factor", f"large enough for an output of at least 1x1 from "
+             f"{tuple(input_hw)} (would be {out_hw})", scale_factor)
+    return out_hw, scales, mode, align_corners
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize images, exactly as ``torch.nn.functional.interpolate`` (2-D modes).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    size : int or (int, int), optional
+        Output height and width. Give exactly one of ``size`` and ``scale_factor``.
+    scale_factor : float or (float, float), optional
+        Output size ``floor(H * scale)``; PyTorch's rule for where output
+        pixels sample the input (``1 / scale_factor``, not ``H / H_out``).
+    mode : {"nearest", "bilinear"}, default "nearest"
+    align_corners : bool, optional
+        ``"bilinear"`` only: map the corner pixels' centres onto each other
+        (default False, as PyTorch).
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H_out, W_out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.functional import interpolate
+    >>> x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> interpolate(x, scale_factor=2)[0, 0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]])
+    >>> interpolate(x, size=3, mode="bilinear", align_corners=True)[0, 0]
+    array([[1. , 1.5, 2. ],
+           [2. , 2.5, 3. ],
+           [3. , 3.5, 4. ]])
+    """
+    x = as_float_array(x, "x")
+    x4, unbatched = _as_batch(x, "x")
+    if min(x4.shape[1:]) < 1:
+        fail(ValueError, "x", "an array with non-zero channels, height and width",
+             f"shape {x.shape}")
+    out_hw, scales, mode, align_corners = _check_interpolate(x4.shape[2:], size, scale_factor,
+                                                             mode, align_corners)
+    y = _resample._interpolate_forward(x4, out_hw, scales, mode, align_corners)
+    return y[0] if unbatched else y
+
+
+def interpolate_backward(grad_output, input_shape, size=None, scale_factor=None,
+                         mode="nearest", align_corners=None):
+    """Gradient of `interpolate` with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of `interpolate`'s output
+    input_shape : tuple of int
+        Shape of `interpolate`'s input, ``(N, C, H, W)`` or ``(C, H, W)``.
+    size, scale_factor, mode, align_corners
+        As given to `interpolate`.
+
+    Returns
+    -------
+    grad_x : ndarray of shape ``input_shape``
+
+    Examples
+    --------
+    Nearest upsampling by 2 sums each 2x2 block of the gradient:
+
+    >>> import numpy as np
+    >>> from pyconv.functional import interpolate_backward
+    >>> interpolate_backward(np.ones((1, 1, 4, 4)), (1, 1, 2, 2), scale_factor=2)[0, 0]
+    array([[4., 4.],
+           [4., 4.]])
+    """
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) not in (3, 4) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+            for v in input_shape):
+        fail(ValueError, "input_shape", "a tuple of 4 (N, C, H, W) or 3 (C, H, W) positive "
+             "ints", repr(input_shape))
+    input_shape = tuple(int(v) for v in input_shape)
+    unbatched = len(input_shape) == 3
+    shape4 = (1,) + input_shape if unbatched else input_shape
+    out_hw, scales, mode, align_corners = _check_interpolate(shape4[2:], size, scale_factor,
+                                                             mode, align_corners)
+    grad_output = as_float_array(grad_output, "grad_output")
+    probe = np.empty((0,), dtype=grad_output.dtype)
+    grad_output = _check_grad_output(grad_output, probe, unbatched, shape4[:2] + out_hw,
+                                     "interpolate")
+    grad_x = _resample._interpolate_backward(grad_output, shape4, scales, mode, align_corners)
+    return grad_x[0] if unbatched else grad_x
+
+
+from . import _resample  # noqa: E402  (its helpers use this module's private ones)

@@ -95,3 +95,29 @@ def assert_matches_torch(name, actual, expected):
     WORST_ERRORS[key] = max(err, WORST_ERRORS.get(key, 0.0))
     rtol = TOLERANCES[np.dtype(actual.dtype)][0]
     assert err <= rtol, f"{name}: max relative error vs torch {err:.3g} > {rtol:g}"
+
+
+def torch_conv_transpose2d(x, weight, bias, grad_output, stride=1, padding=0, output_padding=0,
+                           groups=1, dilation=1):
+    """``(y, grad_x, grad_weight, grad_bias)`` from ``torch.nn.functional.conv_transpose2d``."""
+    torch = _torch()
+    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
+    wt = torch.from_numpy(np.ascontiguousarray(weight)).requires_grad_(True)
+    bt = None if bias is None else torch.from_numpy(np.ascontiguousarray(bias)).requires_grad_(True)
+    yt = torch.nn.functional.conv_transpose2d(xt, wt, bt, stride, padding, output_padding,
+                                              groups, dilation)
+    yt.backward(torch.from_numpy(np.ascontiguousarray(grad_output)))
+    grad_bias = None if bt is None else bt.grad.numpy()
+    return yt.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), grad_bias
+
+
+def torch_interpolate(x, grad_output, **options):
+    """``(y, grad_x)`` from ``torch.nn.functional.interpolate``."""
+    torch = _torch()
+    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
+    yt = torch.nn.functional.interpolate(xt, **options)
+    grad_x = None
+    if grad_output is not None:
+        yt.backward(torch.from_numpy(np.ascontiguousarray(grad_output)))
+        grad_x = xt.grad.numpy()
+    return yt.detach().numpy(), grad_x
