@@ -12,6 +12,7 @@ Examples
 785000
 """
 import inspect
+import math
 
 import numpy as np
 
@@ -378,8 +379,12 @@ class Sequential(Trainer):
         }
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
-        """Rebuild a model (fresh weights) from :meth:`get_config` output."""
+    def from_config(cls, config, custom_objects=None, max_params=None):
+        """Rebuild a model (fresh weights) from :meth:`get_config` output.
+
+        Layer names must be unique. With ``max_params``, a config describing
+        more parameters than that is refused before any weight is allocated.
+        """
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             fail(ValueError, "config", "a dict with a 'layers' list", type(config).__name__)
         model = cls(name=config.get("name"), seed=config.get("seed"))
@@ -397,14 +402,30 @@ class Sequential(Trainer):
             if _is_input_layer(layer):
                 model._input_shape = _normalize_input_shape(_input_layer_shape(layer))
                 continue
+            if any(other.name == layer.name for other in model._layers):
+                fail(ValueError, "config", "layers with unique names",
+                     f"the name {layer.name!r} twice")
             model._layers.append(layer)  # build below, once
-        if config.get("input_shape") is not None:
-            model.build(config["input_shape"])
-        elif model._input_shape is not None:
-            model.build()
-        elif model._layers and getattr(model._layers[0], "input_shape", None) is not None:
-            model.build(model._layers[0].input_shape)
+        input_shape = config.get("input_shape")
+        if input_shape is None:
+            input_shape = model._input_shape
+        if input_shape is None and model._layers:
+            input_shape = getattr(model._layers[0], "input_shape", None)
+        if input_shape is not None:
+            if max_params is not None:
+                model._check_param_budget(_normalize_input_shape(input_shape), max_params)
+            model.build(input_shape)
         return model
+
+    def _check_param_budget(self, input_shape, max_params):
+        """Refuse, before building, a model of more than ``max_params`` parameters."""
+        total, shape = 0, input_shape
+        for layer in self._layers:
+            total += sum(math.prod(spec.shape) for spec in layer.weight_specs(shape))
+            shape = layer.compute_output_shape(shape)
+        if total > max_params:
+            raise ValueError(f"the model has {total} parameters, more than `max_params` = "
+                             f"{max_params} allows (raise max_params for a model you trust)")
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, include_optimizer=True):
@@ -427,23 +448,28 @@ class Sequential(Trainer):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, max_params=saving.MAX_PARAMS):
     """Load a model saved by :meth:`Sequential.save`.
 
     Parameters
     ----------
-    filepath : str or path-like
+    filepath : str, bytes or path-like
     custom_objects : dict, optional
         ``{class name: class}`` for layers defined outside pyconv.
     compile : bool, default True
         Re-compile with the saved settings (and optimizer state).
+    max_params : int, default 2**28 (``pyconv.saving.MAX_PARAMS``)
+        The largest parameter count a loaded model may have, checked from
+        the file's config before any weight is allocated; raise it to load a
+        bigger model you trust.
 
     Raises
     ------
     ValueError
         For a truncated, corrupt or hand-edited file, an unknown layer class,
-        or weights of the wrong shape or dtype. Files written by another
-        pyconv version load with a warning.
+        repeated layer names, weights of the wrong shape or dtype, or more
+        than ``max_params`` parameters. Files written by another pyconv
+        version load with a warning.
 
     Examples
     --------
@@ -478,4 +504,5 @@ def load_model(filepath, custom_objects=None, compile=True):
     >>> a.history["loss"] == b.history["loss"]
     True
     """
-    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile,
+                             max_params=max_params)

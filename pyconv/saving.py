@@ -15,12 +15,27 @@ every array against both the manifest and the rebuilt model. Any problem is a
 `ValueError` naming the file and what is wrong; a file written by another
 pyconv version loads with a `UserWarning`.
 
-Files are written atomically: to a temporary file in the target directory,
-flushed, then moved into place with ``os.replace``.
+A file is read as if an attacker wrote it, and nothing it declares is
+allocated before it is checked: duplicate entry names, zip features pyconv
+never writes (encryption, unknown compression methods, a newer zip version)
+and entries larger than their manifest allows are refused before anything
+is inflated; each ``.npy`` header's shape and dtype are checked against the
+manifest before its data is read; and the model's parameter count, computed
+from its config, must not exceed ``max_params`` (`MAX_PARAMS` by default)
+before a single weight is built. Weights are matched to layers by position,
+never by name, and a config whose layer names repeat is refused.
+
+Files are written atomically: to a uniquely named temporary file beside the
+target, flushed, then moved into place with ``os.replace``. Saving to a
+symbolic link replaces the file it points to (the link stays), a new file
+gets the permissions the umask allows (as ``open`` would), and an existing
+file keeps its mode.
 """
-import io
 import json
+import math
 import os
+import stat
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -28,13 +43,29 @@ import zlib
 
 import numpy as np
 
-from ._validation import fail
+from ._validation import check_int, fail
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "layer_class"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "layer_class",
+           "MAX_PARAMS"]
 
 FORMAT = "pyconv-model"
 FORMAT_VERSION = 1
 _CONFIG_ENTRY = "config.json"
+
+# The largest model `load_model` builds unless told otherwise (its
+# ``max_params`` keyword): 2**28 parameters, 1 GiB of float32 weights.
+MAX_PARAMS = 2**28
+# Bounds on what a file may declare before it is read.
+_MAX_CONFIG_BYTES = 16 * 1024 * 1024
+_MAX_NPY_HEADER_BYTES = 64 * 1024
+# Zip general-purpose flags pyconv's reader accepts: deflate options (bits 1
+# and 2), a trailing data descriptor (bit 3), UTF-8 names (bit 11). Anything
+# else (encryption, patched data, ...) is a file pyconv did not write.
+_ALLOWED_ZIP_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
+_ALLOWED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# Everything zipfile, zlib and the npy header parser raise for a damaged file.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError,
+                NotImplementedError, struct.error, OverflowError, KeyError)
 
 
 def _pyconv_version():
@@ -148,16 +179,15 @@ def _json_default(obj):
 # -------------------------------------------------------------------- writing
 def _write_archive(path, config, arrays):
     """Write ``config`` and ``arrays`` ({entry: ndarray}) atomically to ``path``."""
-    path = os.fspath(path)
+    path = os.path.realpath(_check_path(path))     # through a symlink, to its target
     try:
         text = json.dumps(config, default=_json_default, indent=1)
     except TypeError as exc:
         raise ValueError(f"Cannot save the model: {exc}.") from exc
-    directory = os.path.dirname(os.path.abspath(path))
-    _remove_stale_temporaries(directory, os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    directory, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(fd, "wb") as raw:
             with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
                 archive.writestr(_CONFIG_ENTRY, text)
@@ -174,7 +204,42 @@ def _write_archive(path, config, arrays):
         raise
 
 
+def _new_file_mode(path):
+    """The mode of the file at ``path``, or what the umask gives a new one."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:   # Linux reports it without changing it
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_path(filepath):
+    """``filepath`` as a str (bytes and path-like objects accepted)."""
+    try:
+        return os.fsdecode(os.fspath(filepath))
+    except TypeError:
+        fail(TypeError, "filepath", "a str, bytes or os.PathLike path", repr(filepath))
+
+
 def _weights_manifest(model, arrays):
+    names = [layer.name for layer in model.layers]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"Cannot save the model: layer names must be unique, and "
+                         f"{', '.join(map(repr, repeated))} is used more than once; rename "
+                         "the layers first.")
     manifest = []
     index = 0
     for layer in model.layers:
@@ -341,65 +406,89 @@ def save_weights(model, filepath):
     _write_archive(filepath, config, arrays)
 
 
-def _remove_stale_temporaries(directory, name, min_age_seconds=3600):
-    """Delete temporary files an interrupted save of ``name`` left behind.
-
-    Only files matching the save's own pattern and older than an hour are
-    removed, so a concurrent save in another process is never disturbed.
-    """
-    import time
-
-    prefix = "." + name + "."
-    now = time.time()
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.startswith(prefix) and entry.endswith(".tmp"):
-            full = os.path.join(directory, entry)
-            try:
-                if now - os.path.getmtime(full) > min_age_seconds:
-                    os.remove(full)
-            except OSError:
-                pass
-
-
 # -------------------------------------------------------------------- reading
 class _Archive:
-    """Checked read access to a saved file; every failure is a ValueError."""
+    """Checked, size-bounded read access to a saved file.
+
+    Every failure is a `ValueError` naming the file (a missing file stays
+    `FileNotFoundError`), and the zip file is closed again when opening fails.
+    """
 
     def __init__(self, path):
-        self.path = os.fspath(path)
+        self.path = _check_path(path)
         try:
             self._zip = zipfile.ZipFile(self.path, "r")
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except _READ_ERRORS as exc:
             self._fail(f"not a pyconv model file, or a truncated one ({exc})")
         try:
-            raw = self._zip.read(_CONFIG_ENTRY)
-            self.config = json.loads(raw.decode("utf-8"))
-        except KeyError:
-            self._fail(f"it has no {_CONFIG_ENTRY}")
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, UnicodeDecodeError,
-                json.JSONDecodeError) as exc:
-            self._fail(f"its {_CONFIG_ENTRY} is corrupt ({exc})")
-        except RecursionError:
-            self._fail(f"its {_CONFIG_ENTRY} is nested too deeply to be a model config")
-        if not isinstance(self.config, dict) or self.config.get("format") != FORMAT:
-            self._fail("its config.json does not describe a pyconv model")
-        version = self.config.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-            self._fail(f"format version {version!r} is not supported (this pyconv reads "
-                       f"version {FORMAT_VERSION})")
-        saved_by = self.config.get("pyconv_version")
-        if saved_by != _pyconv_version():
-            warnings.warn(f"{self.path!r} was saved by pyconv {saved_by}, this is pyconv "
-                          f"{_pyconv_version()}; loading it anyway.", UserWarning, stacklevel=4)
+            self._check_members()
+            self.config = self._read_config()
+        except BaseException:
+            self.close()
+            raise
 
     def _fail(self, reason):
         raise ValueError(f"Cannot load {self.path!r}: {reason}.")
+
+    def _check_members(self):
+        """Refuse what pyconv never writes, before any entry is inflated."""
+        seen = set()
+        for info in self._zip.infolist():
+            name = info.filename
+            if name in seen:
+                self._fail(f"it holds the entry {name!r} twice")
+            seen.add(name)
+            if info.flag_bits & ~_ALLOWED_ZIP_FLAGS:
+                self._fail(f"its entry {name!r} uses zip features pyconv does not write "
+                           f"(flags {info.flag_bits:#06x}: encrypted or patched data)")
+            if info.compress_type not in _ALLOWED_COMPRESSION:
+                self._fail(f"its entry {name!r} uses compression method {info.compress_type} "
+                           "(pyconv reads stored and deflated entries only)")
+            if info.extract_version > zipfile.MAX_EXTRACT_VERSION:
+                self._fail(f"its entry {name!r} needs zip version "
+                           f"{info.extract_version / 10:.1f} to be read")
+
+    def _read_config(self):
+        raw = self._read(_CONFIG_ENTRY, _MAX_CONFIG_BYTES, f"its {_CONFIG_ENTRY}")
+        try:
+            config = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            self._fail(f"its {_CONFIG_ENTRY} is nested too deeply to be a model config")
+        except ValueError as exc:   # bad UTF-8 or JSON, an integer of thousands of digits
+            self._fail(f"its {_CONFIG_ENTRY} is corrupt ({exc})")
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            self._fail(f"its {_CONFIG_ENTRY} does not describe a pyconv model")
+        version = config.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            self._fail(f"format version {version!r} is not supported (this pyconv reads "
+                       f"version {FORMAT_VERSION})")
+        saved_by = config.get("pyconv_version")
+        if saved_by != _pyconv_version():
+            warnings.warn(f"{self.path!r} was saved by pyconv {saved_by}, this is pyconv "
+                          f"{_pyconv_version()}; loading it anyway.", UserWarning, stacklevel=5)
+        return config
+
+    def _member(self, entry, max_bytes, what):
+        """The zip entry ``entry``, whose declared size must be at most ``max_bytes``."""
+        try:
+            info = self._zip.getinfo(entry)
+        except KeyError:
+            self._fail(f"it has no {entry}" if entry == _CONFIG_ENTRY
+                       else f"entry {entry!r} for {what} is missing")
+        if info.file_size > max_bytes:
+            self._fail(f"entry {entry!r} for {what} declares {info.file_size} bytes, more "
+                       f"than the {max_bytes} it can hold")
+        return info
+
+    def _read(self, entry, max_bytes, what):
+        info = self._member(entry, max_bytes, what)
+        try:
+            with self._zip.open(info) as handle:
+                return _read_exactly(handle, info.file_size)
+        except _READ_ERRORS as exc:
+            self._fail(f"{what} is corrupt ({type(exc).__name__}: {exc})")
 
     def close(self):
         self._zip.close()
@@ -414,64 +503,104 @@ class _Archive:
     def section(self, key, kind):
         value = self.config.get(key)
         if not isinstance(value, kind):
-            self._fail(f"config.json has no valid {key!r} section")
+            self._fail(f"{_CONFIG_ENTRY} has no valid {key!r} section")
         return value
 
     def array(self, spec, expected_shape, expected_dtype, what):
-        """Read the array described by manifest ``spec``; check it is as expected."""
+        """Read the array described by manifest ``spec``; check it is as expected.
+
+        The manifest, the entry's declared size and its ``.npy`` header must
+        all agree with ``expected_shape`` and ``expected_dtype`` before the
+        data is read, so a file cannot make pyconv allocate what it declares.
+        """
         if not isinstance(spec, dict) or not isinstance(spec.get("entry"), str):
             self._fail(f"the manifest entry for {what} is malformed")
+        expected_shape, dtype = tuple(expected_shape), np.dtype(expected_dtype)
         shape = spec.get("shape")
-        if not isinstance(shape, list) or tuple(shape) != tuple(expected_shape):
+        if not isinstance(shape, list) or tuple(shape) != expected_shape:
             self._fail(f"{what} is listed with shape {shape} but the model needs "
-                       f"{tuple(expected_shape)}")
-        if spec.get("dtype") != str(np.dtype(expected_dtype)):
+                       f"{expected_shape}")
+        if spec.get("dtype") != str(dtype):
             self._fail(f"{what} is listed with dtype {spec.get('dtype')} but the model needs "
-                       f"{np.dtype(expected_dtype)}")
+                       f"{dtype}")
+        entry = spec["entry"]
+        nbytes = math.prod(expected_shape) * dtype.itemsize
+        info = self._member(entry, nbytes + _MAX_NPY_HEADER_BYTES, what)
+        header = data = None
         try:
-            data = self._zip.read(spec["entry"])
-            array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-        except KeyError:
-            self._fail(f"entry {spec['entry']!r} for {what} is missing")
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
-            self._fail(f"entry {spec['entry']!r} for {what} is corrupt or not a plain numeric "
-                       f"array ({exc})")
-        if array.dtype != np.dtype(expected_dtype) or array.shape != tuple(expected_shape):
-            self._fail(f"{what} holds an array of shape {array.shape} and dtype {array.dtype}, "
-                       f"expected shape {tuple(expected_shape)} and dtype "
-                       f"{np.dtype(expected_dtype)}")
-        return array
+            with self._zip.open(info) as handle:
+                header = _read_npy_header(handle)
+                if header == (expected_shape, False, dtype):
+                    data = _read_exactly(handle, nbytes)
+                    if handle.read(1):   # reaching the end also checks the CRC
+                        raise ValueError("data past the end of the array")
+        except _READ_ERRORS as exc:
+            self._fail(f"entry {entry!r} for {what} is corrupt or not a plain numeric array "
+                       f"({type(exc).__name__}: {exc})")
+        if data is None:
+            shape, fortran_order, found = header
+            self._fail(f"entry {entry!r} for {what} is not a plain numeric array of shape "
+                       f"{expected_shape} and dtype {dtype}: its header declares shape "
+                       f"{shape} and dtype {found}{' in Fortran order' * fortran_order}")
+        return np.frombuffer(data, dtype=dtype).reshape(expected_shape)
+
+
+def _read_exactly(handle, size):
+    data = handle.read(size)
+    if len(data) != size:
+        raise EOFError(f"{len(data)} of {size} bytes")
+    return data
+
+
+def _read_npy_header(handle):
+    """``(shape, fortran_order, dtype)`` from a ``.npy`` header (no pickled dtypes)."""
+    version = np.lib.format.read_magic(handle)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version} is not one pyconv writes")
+    shape, fortran_order, dtype = readers[version](handle,
+                                                   max_header_size=_MAX_NPY_HEADER_BYTES)
+    return tuple(shape), bool(fortran_order), dtype
 
 
 def _load_weights_into(archive, model):
+    """Copy the file's weights into ``model``, matched by position (names may repeat)."""
     manifest = archive.section("weights", list)
     targets = [(layer, j, w) for layer in model.layers for j, w in enumerate(layer.weights)]
     if len(manifest) != len(targets):
         archive._fail(f"it holds {len(manifest)} weight arrays but the model has "
                       f"{len(targets)}")
-    values = {}
-    for spec, (layer, j, weight) in zip(manifest, targets):
-        values[(layer.name, j)] = archive.array(spec, weight.shape, weight.dtype,
-                                                f"weight {j} of layer {layer.name!r}")
+    values = [archive.array(spec, weight.shape, weight.dtype,
+                            f"weight {j} of layer {layer.name!r}")
+              for spec, (layer, j, weight) in zip(manifest, targets)]
+    start = 0
     for layer in model.layers:
-        if layer.weights:
-            layer.set_weights([values[(layer.name, j)] for j in range(len(layer.weights))])
+        count = len(layer.weights)
+        if count:
+            layer.set_weights(values[start:start + count])
+        start += count
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, max_params=MAX_PARAMS):
     """Load a model saved by :func:`save_model` (see the module docstring).
 
     ``pyconv.load_model`` is the same function.
 
     Parameters
     ----------
-    filepath : str or path-like
+    filepath : str, bytes or path-like
         A file written by `save_model` (or ``model.save``).
     custom_objects : dict, optional
         ``{class name: Layer subclass}`` for layers defined outside pyconv.
     compile : bool, default=True
         Re-compile with the saved optimizer, loss and metrics, and restore
         the optimizer state; with False the model only predicts.
+    max_params : int, default=MAX_PARAMS (2**28)
+        The most parameters a loaded model may have. The count comes from
+        the file's config and is checked before any weight is allocated, so
+        a small hostile file cannot ask for gigabytes; raise it to load a
+        larger model you trust.
 
     Returns
     -------
@@ -482,7 +611,12 @@ def load_model(filepath, custom_objects=None, compile=True):
     ------
     ValueError
         For a truncated, corrupt or hand-edited file, a weights-only file,
-        an unknown layer class, or weights of the wrong shape or dtype.
+        an unknown layer class, repeated layer names, weights of the wrong
+        shape or dtype, or a model of more than ``max_params`` parameters.
+    TypeError
+        For a ``filepath`` that is not a path.
+    FileNotFoundError
+        For a file that does not exist.
 
     Examples
     --------
@@ -521,15 +655,17 @@ def load_model(filepath, custom_objects=None, compile=True):
     if custom_objects is not None and not isinstance(custom_objects, dict):
         fail(TypeError, "custom_objects", "a dict mapping class names to layer classes",
              repr(custom_objects))
+    max_params = check_int(max_params, "max_params", min_value=0)
     with _Archive(filepath) as archive:
         if archive.config.get("kind") != "model":
             archive._fail("it holds weights only (use model.load_weights)")
         model_config = archive.section("model", dict)
         try:
-            model = Sequential.from_config(model_config, custom_objects=custom_objects)
+            model = Sequential.from_config(model_config, custom_objects=custom_objects,
+                                           max_params=max_params)
         except ValueError as exc:
             archive._fail(str(exc).rstrip("."))
-        except (TypeError, KeyError, AttributeError) as exc:
+        except (TypeError, KeyError, AttributeError, OverflowError) as exc:
             archive._fail(f"its model config is invalid ({type(exc).__name__}: {exc})")
         if not model.built:
             archive._fail("its model config has no input shape")
