@@ -4,7 +4,7 @@ Cython kernels parallelised with OpenMP for convolution and pooling, a
 Keras-like model API and scikit-learn estimators, with numpy, scipy and
 scikit-learn as the only run-time dependencies.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads
