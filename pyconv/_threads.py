@@ -6,7 +6,9 @@ value: the OpenMP runtime's ``nthreads-var``, read when a kernel is called.
 A process forked after the parent ran OpenMP work uses one thread (GNU
 OpenMP's pool does not survive ``fork``), with a warning.
 """
+import contextlib
 import os
+import threading
 import warnings
 
 
@@ -59,8 +61,13 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int or None
-        A positive thread count, or None to return to the default
-        (``OMP_NUM_THREADS`` or the number of CPUs).
+        A positive thread count of at most four per CPU, or None to return
+        to the default (``OMP_NUM_THREADS`` or the number of CPUs).
+
+    Raises
+    ------
+    ValueError
+        For a count below 1 or above four per CPU (`max_threads`).
 
     Examples
     --------
@@ -70,7 +77,7 @@ def set_num_threads(n):
     1
     >>> pyconv.set_num_threads(None)
     """
-    from ._validation import check_int
+    from ._validation import check_int, fail
 
     global _user_threads
     if n is None:
@@ -78,8 +85,21 @@ def set_num_threads(n):
         _omp.omp_set_num_threads(_default_threads())
         return
     n = check_int(n, "n", min_value=1)
+    if n > max_threads():
+        fail(ValueError, "n", f"at most {max_threads()} ({_THREADS_PER_CPU} per CPU, "
+             f"{os.cpu_count() or 1} CPUs)", n)
     _user_threads = n
     _omp.omp_set_num_threads(n)
+
+
+# More threads than this per CPU only add stacks and barriers; an absurd count
+# (1024 under an address-space limit) aborts inside the OpenMP runtime.
+_THREADS_PER_CPU = 4
+
+
+def max_threads():
+    """The largest thread count `set_num_threads` accepts (4 per CPU)."""
+    return _THREADS_PER_CPU * (os.cpu_count() or 1)
 
 
 def _default_threads():
@@ -88,7 +108,7 @@ def _default_threads():
         value = int(env.split(",")[0])
     except ValueError:
         value = 0
-    return value if value > 0 else (os.cpu_count() or 1)
+    return min(value, max_threads()) if value > 0 else (os.cpu_count() or 1)
 
 
 def get_num_threads():
@@ -138,8 +158,12 @@ def effective_n_threads(work=None):
 
 
 _blas_controller = None
+_blas_lock = threading.Lock()
+_blas_users = 0               # Python threads inside blas_single_threaded()
+_blas_limiter = None          # the first user's saved limits, restored by the last
 
 
+@contextlib.contextmanager
 def blas_single_threaded():
     """Context manager holding every BLAS library to one thread.
 
@@ -148,9 +172,30 @@ def blas_single_threaded():
     training loop holds numpy's BLAS to one thread too: its small matmuls
     gain nothing from threads, and an idle BLAS pool spinning beside the
     OpenMP pool slows both (measured: a LeNet epoch 9.6 s instead of 2.0 s).
-    The controller is built once, after the kernels (and so scipy's BLAS)
-    are loaded.
+
+    The BLAS thread count is one setting for the whole process, so the
+    limit is reference-counted: the first user (in any Python thread) saves
+    the count and sets one thread, the last one to leave restores it. Calls
+    whose lifetimes overlap in several threads, in any order, therefore
+    leave the count as they found it. The controller is built once, after
+    the kernels (and so scipy's BLAS) are loaded.
     """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas_threadpools().limit(limits=1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                limiter, _blas_limiter = _blas_limiter, None
+                limiter.restore_original_limits()
+
+
+def _blas_threadpools():
     global _blas_controller
     if _blas_controller is None:
         from threadpoolctl import ThreadpoolController
@@ -159,4 +204,4 @@ def blas_single_threaded():
 
         _dispatch.kernels("conv")  # loads scipy's BLAS, which the kernels call
         _blas_controller = ThreadpoolController().select(user_api="blas")
-    return _blas_controller.limit(limits=1)
+    return _blas_controller

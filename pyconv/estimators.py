@@ -84,7 +84,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import layers as _layers
 from . import optimizers as _optimizers
-from ._threads import get_num_threads
+from ._threads import get_num_threads, max_threads
 from ._validation import as_float_array, check_int, check_positive_float, fail
 from .callbacks import Callback
 from .models import Sequential
@@ -342,7 +342,8 @@ class _BaseCNN(BaseEstimator):
         else:
             verbose = check_int(self.verbose, "verbose", min_value=0)
         if self.n_threads is not None:
-            n_threads = check_int(self.n_threads, "n_threads", min_value=-1)
+            n_threads = check_int(self.n_threads, "n_threads", min_value=-1,
+                                  max_value=max_threads())
             if n_threads == 0:
                 fail(ValueError, "n_threads", "None, -1 or a positive int", 0)
         return input_shape, min(verbose, 2)

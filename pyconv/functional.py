@@ -56,22 +56,37 @@ _MAX_CHUNKS = 16
 
 # --------------------------------------------------------------------------
 # Scratch memory, reused across calls (one set per Python thread): fresh
-# multi-MB buffers cost page faults on every call.
+# multi-MB buffers cost page faults on every call. Buffers above
+# _SCRATCH_KEEP_BYTES are not kept, so one huge (say dilated) convolution
+# does not pin hundreds of MB for the thread's lifetime. A workspace whose
+# size comes from padding and dilation rather than from the caller's arrays
+# (all but the _DATA_SIZED ones) is refused above _MAX_WORKSPACE_BYTES: a 1x1
+# input with dilation and padding 20000 would ask for a 6 GiB padded plane.
 # --------------------------------------------------------------------------
 _scratch = threading.local()
+_SCRATCH_KEEP_BYTES = 64 * 1024 * 1024
+_MAX_WORKSPACE_BYTES = 2 * 1024**3
+_DATA_SIZED = frozenset({"phase_out", "phase_grad_in"})
 
 
 def _workspace(key, shape, dtype):
-    """A reusable uninitialised scratch array of ``shape`` for this thread."""
+    """An uninitialised scratch array of ``shape`` for this thread (reused when small)."""
     cache = getattr(_scratch, "buffers", None)
     if cache is None:
         cache = _scratch.buffers = {}
     size = math.prod(shape)
     dtype = np.dtype(dtype)
+    nbytes = size * dtype.itemsize
+    if nbytes > _MAX_WORKSPACE_BYTES and key not in _DATA_SIZED:
+        raise ValueError(f"This call needs {nbytes / 1024**3:.1f} GiB of scratch memory for "
+                         "its input size, `padding` and `dilation`, more than the "
+                         f"{_MAX_WORKSPACE_BYTES // 1024**3} GiB pyconv allows; use a smaller "
+                         "padding or dilation, or split the input.")
     buf = cache.get((key, dtype))
     if buf is None or buf.size < size:
         buf = np.empty(max(size, 1), dtype=dtype)
-        cache[(key, dtype)] = buf
+        if nbytes <= _SCRATCH_KEEP_BYTES:
+            cache[(key, dtype)] = buf
     return buf[:size].reshape(shape)
 
 
