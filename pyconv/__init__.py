@@ -6,6 +6,33 @@ scikit-learn as the only run-time dependencies.
 """
 from ._version import __version__
 
+
+def _check_built():
+    """Fail early, and clearly, when this is a source tree nobody compiled.
+
+    Python puts the current directory first on ``sys.path``, so running it
+    from a clone's root imports the clone's ``pyconv/`` even when the wheel is
+    installed; without this check the user would see a bare missing-name
+    error from deep inside the package.
+    """
+    import importlib.machinery
+    import os
+
+    kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels")
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    if any(name.endswith(suffixes) for name in os.listdir(kernels)):
+        return
+    root = os.path.dirname(os.path.dirname(kernels))
+    raise ImportError(
+        f"pyconv's compiled kernels are missing: {os.path.dirname(kernels)} is a source "
+        f"tree that was never built. To work in this clone, build it in place with "
+        f"`pip install -e .` run from {root}; to use an installed pyconv instead, run "
+        f"Python from another directory (the current one shadows the installed package)."
+    )
+
+
+_check_built()
+
 from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads
 from .models import Sequential, load_model

@@ -17,10 +17,7 @@ test_training.py and test_transformers.py; no row here repeats one there.
 """
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 import zipfile
 from types import SimpleNamespace
@@ -28,13 +25,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from _support import run_python
+
 import pyconv
 from pyconv import functional as F
 from pyconv import image as I
 from pyconv import layers as L
 from pyconv.models import Sequential, load_model
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 X = np.zeros((2, 3, 6, 6), dtype=np.float32)
 W = np.zeros((4, 3, 3, 3), dtype=np.float32)
@@ -667,10 +665,7 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("code, exc_name, pattern", _params(SUBPROCESS_ROWS))
 def test_bad_input_row_in_child(code, exc_name, pattern):
     child_code = _CHILD.format(prelude=_PRELUDE, code=code)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO + os.pathsep
-               + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", child_code], capture_output=True, text=True,
-                            timeout=120, env=env, cwd=REPO)
+    result = run_python(child_code, env={"OMP_NUM_THREADS": 1})
     assert result.returncode == 0, (
         f"child died with return code {result.returncode} (signal if negative)\n"
         f"stdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}")

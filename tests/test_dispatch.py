@@ -6,16 +6,12 @@ AVX2 build -- own GEMM (k >= 128, prepacked weights), Winograd F(4x4) and
 F(2x2), stride-2 im2col/col2im, depthwise, pooling -- and must agree with
 the parent's results to float32 rounding."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-import pyconv
+from _support import run_python
 from pyconv import _dispatch
-from pyconv import functional as F
 
 CASES = [
     # (x_shape, w_shape, options)
@@ -48,11 +44,8 @@ print(json.dumps(out))
 
 
 def _run(simd):
-    env = dict(os.environ, PYCONV_SIMD=simd)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(CASES)], env=env,
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = run_python(CHILD, json.dumps(CASES), env={"PYCONV_SIMD": simd}, timeout=300)
+    assert done.returncode == 0, f"PYCONV_SIMD={simd} child failed:\n{done.stderr[-3000:]}"
     return json.loads(done.stdout)
 
 

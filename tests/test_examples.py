@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from _support import child_env
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 TIMEOUT = float(os.environ.get("PYCONV_EXAMPLE_TIMEOUT", "600"))
@@ -37,11 +39,8 @@ def test_example_runs(script, tmp_path):
         if importlib.util.find_spec(name) is None:
             pytest.skip(f"{script.name} needs {name}")
     out_dir = tmp_path / "out"
-    env = dict(os.environ)
-    env["PYCONV_EXAMPLES_OUT"] = str(out_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["MPLBACKEND"] = "Agg"
-    env.setdefault("OMP_NUM_THREADS", "2")
+    env = child_env(PYCONV_EXAMPLES_OUT=out_dir, MPLBACKEND="Agg",
+                    OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
     try:
         result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=TIMEOUT)

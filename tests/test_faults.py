@@ -11,31 +11,25 @@
 - impossible allocations (a huge layer, a huge batch, a huge output) raise
   ``MemoryError`` cleanly, and the process carries on working afterwards.
 
-Children run ``sys.executable -c <script>`` with this checkout first on the
-path; a crash shows as a non-zero return code.
+Children run through ``_support.start_python`` (a temporary working
+directory, pyconv imported from where this process imported it); a crash
+shows as a non-zero return code.
 """
 import os
 import signal
-import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
 
+from _support import start_python
 from pyconv.callbacks import LambdaCallback, TerminateOnNaN
 from pyconv.layers import Dense, Input
 from pyconv.models import Sequential, load_model
 from pyconv.optimizers import SGD
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-def _child_env():
-    return dict(os.environ, OMP_NUM_THREADS="1",
-                PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 def _default_sigint():
@@ -44,10 +38,9 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start(script):
-    return subprocess.Popen([sys.executable, "-u", "-c", textwrap.dedent(script)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_child_env(), cwd=REPO, preexec_fn=_default_sigint)
+def _start(script, cwd):
+    return start_python(script, env={"OMP_NUM_THREADS": 1}, cwd=cwd,
+                        preexec_fn=_default_sigint)
 
 
 def _wait_for(proc, marker, timeout=120):
@@ -98,8 +91,8 @@ _FIT_SCRIPT = """
 """
 
 
-def test_sigint_to_child_during_fit_keeps_history_and_model():
-    proc = _start(_FIT_SCRIPT)
+def test_sigint_to_child_during_fit_keeps_history_and_model(tmp_path):
+    proc = _start(_FIT_SCRIPT, tmp_path)
     _wait_for(proc, "EPOCH_END 0")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -114,11 +107,11 @@ def test_sigint_to_child_during_fit_keeps_history_and_model():
     assert 0.0 <= accuracy <= 1.0
 
 
-def test_second_sigint_interrupts_right_away():
+def test_second_sigint_interrupts_right_away(tmp_path):
     """A second Ctrl-C (a user who insists) raises KeyboardInterrupt inside
     fit; fit still returns the history and the model still predicts."""
     script = _FIT_SCRIPT.replace("time.sleep(0.05)", "time.sleep(0.5)")
-    proc = _start(script)
+    proc = _start(script, tmp_path)
     _wait_for(proc, "EPOCH_END 0")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)
@@ -170,10 +163,8 @@ _CHECKPOINT_SCRIPT = """
 @pytest.mark.parametrize("kill_in_save", [1, 2])
 def test_sigkill_mid_checkpoint_never_leaves_a_broken_file(tmp_path, kill_in_save):
     path = str(tmp_path / "ckpt.pyconv")
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-c", textwrap.dedent(_CHECKPOINT_SCRIPT), path,
-         str(kill_in_save)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_child_env(), cwd=REPO)
+    proc = start_python(_CHECKPOINT_SCRIPT, path, kill_in_save, env={"OMP_NUM_THREADS": 1},
+                        cwd=tmp_path)
     _wait_for(proc, "HALF_WRITTEN")
     proc.kill()                                   # SIGKILL: no cleanup runs
     proc.communicate(timeout=60)
@@ -257,8 +248,8 @@ _MEMORY_SCRIPT = """
 """
 
 
-def test_impossible_allocations_raise_memory_error_cleanly():
-    proc = _start(_MEMORY_SCRIPT)
+def test_impossible_allocations_raise_memory_error_cleanly(tmp_path):
+    proc = _start(_MEMORY_SCRIPT, tmp_path)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, f"rc={proc.returncode}\n{out}\n{err[-3000:]}"
     results = {}

@@ -2,13 +2,12 @@
 (set/get_num_threads, threadpoolctl, show_config, fork safety)."""
 import multiprocessing
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import pyconv
+from _support import run_python
 from pyconv import functional as F
 from pyconv._kernels import _openmp_helpers
 
@@ -116,15 +115,10 @@ def test_openmp_runtime_waits_passively_unless_the_user_chose(user_setting, expe
     and leaves the environment as it found it."""
     if not _openmp_helpers.openmp_enabled():
         pytest.skip("serial build")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env["OMP_DISPLAY_ENV"] = "true"
-    if user_setting is not None:
-        env["OMP_WAIT_POLICY"] = user_setting
+    env = {"OMP_WAIT_POLICY": user_setting, "GOMP_SPINCOUNT": None, "OMP_DISPLAY_ENV": "true"}
     code = ("import os, pyconv; "
             "print('left in environ:', os.environ.get('OMP_WAIT_POLICY'))")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = run_python(code, env=env)
     assert result.returncode == 0, result.stderr
     if "OMP_WAIT_POLICY = " not in result.stderr:
         pytest.skip("this OpenMP runtime does not display its settings")
