@@ -8,6 +8,7 @@ Environment variables
 ---------------------
 PYCONV_CYTHON_DEBUG=1   bounds checks and wraparound on (a debug build).
 PYCONV_FAIL_NO_OPENMP=1 a compiler without OpenMP is an error, not a warning.
+PYCONV_LIBOMP_PREFIX    macOS: where libomp lives (default: Homebrew's).
 """
 import os
 import sys
@@ -52,12 +53,27 @@ OPENMP_TEST = textwrap.dedent(
 )
 
 
+def _libomp_prefixes():
+    """Directories holding libomp's include/ and lib/ on macOS, if any."""
+    prefixes = [os.environ.get("PYCONV_LIBOMP_PREFIX"),
+                "/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+    return [p for p in prefixes if p and os.path.isfile(os.path.join(p, "include", "omp.h"))]
+
+
 def _openmp_flags(compiler):
     """Return (compile_args, link_args) for OpenMP, or None if unsupported."""
     if compiler.compiler_type == "msvc":
+        # MSVC's own OpenMP 2.0 runtime (vcomp140.dll; delvewheel vendors it).
         candidates = [(["/openmp"], [])]
     elif sys.platform == "darwin":
-        candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+        # Apple clang has no OpenMP runtime of its own: libomp (Homebrew),
+        # looked for under $PYCONV_LIBOMP_PREFIX, then Homebrew's two homes.
+        candidates = [
+            (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+             [f"-L{prefix}/lib", "-lomp", f"-Wl,-rpath,{prefix}/lib"])
+            for prefix in _libomp_prefixes()
+        ]
+        candidates += [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
     else:
         candidates = [(["-fopenmp"], ["-fopenmp"])]
     for cflags, lflags in candidates:
