@@ -1,4 +1,5 @@
-"""The lecture's worked numbers, computed by pyconv beside the slide's values.
+"""The lecture's worked numbers, computed by pyconv beside the slide's values
+==========================================================================
 
 Lecture 11 (Convolutional Networks) works several small examples by hand.
 This script recomputes each one with pyconv, prints it next to the number on

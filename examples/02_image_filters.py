@@ -1,15 +1,18 @@
-"""The lecture's image filters on a real photo: Gaussian blur and Sobel edges.
+"""The lecture's image filters on a real photo: Gaussian blur and Sobel edges
+==========================================================================
 
 Uses scikit-learn's bundled sample photo (no download) and pyconv.image,
 whose filters are depthwise pyconv.functional.conv2d calls.
 
 Run:  python examples/02_image_filters.py
-Writes PNGs into $PYCONV_EXAMPLES_OUT (default ./example_output):
+Writes PNGs into $PYCONV_EXAMPLES_OUT (default ./example_output)::
+
   china_original.png      the photo (427 x 640)
   china_blur_lecture.png  blurred with the lecture's 5x5 kernel / 273
   china_blur_strong.png   blurred with a 21x21 Gaussian, sigma 5 (clearly visible)
   china_sobel.png         Sobel gradient magnitude of the gray photo (edges white)
   china_crop_compare.png  a 128x128 crop of all four side by side, enlarged
+
 Needs Pillow or matplotlib to write PNGs; without both it prints a message.
 """
 import os

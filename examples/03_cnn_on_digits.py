@@ -1,4 +1,5 @@
-"""A LeNet-style CNN on scikit-learn's digits with the Keras-like API.
+"""A LeNet-style CNN on scikit-learn's digits with the Keras-like API
+==================================================================
 
 Trains `pyconv.Sequential` for 30 epochs, prints the summary and the held-out
 accuracy, and saves the training history and the first layer's learned

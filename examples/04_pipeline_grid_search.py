@@ -1,4 +1,5 @@
-"""A CNN inside a scikit-learn pipeline, tuned by grid search.
+"""A CNN inside a scikit-learn pipeline, tuned by grid search
+==========================================================
 
 ``StandardScaler`` works on the flat 64 pixels of each digit; the
 ``CNNClassifier`` reads them back as 1x8x8 images (``input_shape``). The

@@ -1,4 +1,5 @@
-"""pyconv on Dask: a grid search spread over a cluster, and blockwise training.
+"""pyconv on Dask: a grid search spread over a cluster, and blockwise training
+===========================================================================
 
 Needs ``pip install "pyconv[dask]"`` (dask[distributed] and dask-ml). Starts a
 local cluster of 2 worker processes with 1 thread each (point ``Client`` at a

@@ -1,4 +1,5 @@
-"""Parameter counts: fully connected vs convolutional first layers.
+"""Parameter counts: fully connected vs convolutional first layers
+===============================================================
 
 The lecture's argument for convolutions: a Dense(1000) layer on a flattened
 MNIST digit already has 785,000 parameters, and on a 3x224x224 photo
