@@ -11,7 +11,7 @@ from ._kernels import _openmp_helpers
 
 __all__ = ["kernels", "simd_level"]
 
-_cache = {}
+_cache: "dict[str, object]" = {}
 
 
 def simd_level():

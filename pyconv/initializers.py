@@ -405,7 +405,7 @@ default="truncated_normal"
 
 
 class _Preset(VarianceScaling):
-    _preset = {}
+    _preset: "dict[str, object]" = {}
 
     def __init__(self, seed=None):
         super().__init__(seed=seed, **self._preset)

@@ -119,7 +119,7 @@ class Loss:
     """
 
     #: activation whose output this loss can fuse with ("softmax", "sigmoid" or None)
-    fused_activation = None
+    fused_activation: "str | None" = None
     #: name used when none is given (subclasses override it)
     _default_name = "loss"
 

@@ -65,7 +65,7 @@ bias (8,) True
 (4,)
 """
 
-_name_counts = {}
+_name_counts: "dict[str, int]" = {}
 
 # Set (per Python thread) by the training loop while it runs one step: layers
 # then write their outputs and input gradients into buffers they keep from
