@@ -6,6 +6,7 @@ and shapes. Nothing here is called from kernels.
 """
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -46,6 +47,11 @@ def as_float_array(x, name, dtype=None):
     """
     if isinstance(x, (str, bytes)):
         fail(TypeError, name, "a real-valued numeric array", f"a {type(x).__name__}")
+    if not _is_array_like(x):
+        # np.asarray would walk a Sequence-like object item by item (without
+        # end, for some) or wrap a generator as an object array.
+        fail(TypeError, name, "a real-valued numeric array (a numpy array, a nested list, "
+             "or an object with __array__)", f"a {type(x).__name__} object")
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -57,6 +63,63 @@ def as_float_array(x, name, dtype=None):
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float32
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _is_array_like(x):
+    """Whether numpy can turn ``x`` into an array without iterating an
+    arbitrary Python object: arrays, numbers, lists and tuples, and anything
+    exposing the array protocols (memmaps, pandas, dask, torch tensors)."""
+    return (isinstance(x, (np.ndarray, np.generic, numbers.Number, list, tuple))
+            or any(hasattr(x, attr) for attr in
+                   ("__array__", "__array_interface__", "__array_struct__")))
+
+
+def all_finite(arr, chunk_elements=1 << 20):
+    """Whether every value of ``arr`` is finite, checked a block of rows at a
+    time, so a memory-mapped dataset is never copied whole."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return True
+    rows = max(1, chunk_elements // max(1, arr[0].size)) if arr.ndim else 1
+    flat = arr.reshape(1) if arr.ndim == 0 else arr
+    return all(np.isfinite(flat[i:i + rows]).all() for i in range(0, len(flat), rows))
+
+
+def warn_if_not_finite(arr, name, stacklevel=3):
+    """Warn (a `RuntimeWarning` naming ``name``) when ``arr`` holds NaN or inf:
+    training on them silently poisons every weight."""
+    if not all_finite(arr):
+        warnings.warn(f"`{name}` contains NaN or infinite values: the loss and every "
+                      "weight will become NaN. Clean or impute the data first.",
+                      RuntimeWarning, stacklevel=stacklevel)
+
+
+_CHANNELS_LAST_WARNED = set()
+
+
+def looks_channels_last(shape):
+    """Whether a per-sample ``(C, H, W)`` shape is probably ``(H, W, C)``:
+    a last axis of 1, 3 or 4 (grey, RGB, RGBA) much smaller than the other two."""
+    if len(shape) != 3:
+        return False
+    c, h, w = shape
+    return w in (1, 3, 4) and min(c, h) >= 4 * w
+
+
+def warn_if_channels_last(shape, name, stacklevel=3):
+    """Warn, once per shape, when ``shape`` looks channels-last: pyconv would
+    silently treat ``(32, 32, 3)`` as 32 channels of 32x3 images."""
+    shape = tuple(int(v) for v in shape)
+    if not looks_channels_last(shape) or shape in _CHANNELS_LAST_WARNED:
+        return
+    _CHANNELS_LAST_WARNED.add(shape)
+    c, h, w = shape
+    warnings.warn(
+        f"`{name}` has per-sample shape {shape}, which looks channels-last (height, width, "
+        f"channels). pyconv is channels-first (NCHW: batch, channels, height, width), so this "
+        f"is read as {c} channels of {h}x{w} images. If the images are {c}x{h} with {w} "
+        f"channel(s), use the shape {(w, c, h)} and transpose the data with "
+        f"x.transpose(0, 3, 1, 2).", UserWarning, stacklevel=stacklevel)
 
 
 def common_float_dtype(*arrays):

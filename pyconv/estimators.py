@@ -85,7 +85,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import layers as _layers
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, max_threads
-from ._validation import as_float_array, check_int, check_positive_float, fail
+from ._validation import (as_float_array, check_int, check_positive_float, fail,
+                          warn_if_channels_last)
 from .callbacks import Callback
 from .models import Sequential
 
@@ -367,6 +368,8 @@ class _BaseCNN(BaseEstimator):
         if ndim in (3, 4):
             X = np.asarray(X)
             image_shape = (1,) + X.shape[1:] if ndim == 3 else tuple(X.shape[1:])
+            if reset:
+                warn_if_channels_last(image_shape, "X", stacklevel=4)
             X = X.reshape(len(X), math.prod(image_shape))
         dtype = (np.float64, np.float32)
         if isinstance(y, str) and y == "no_validation":

@@ -152,7 +152,8 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
              f"out_channels ({c_out})", groups)
     if c_per_group * groups != c_in:
         fail(ValueError, "weight", f"shape[1] == in_channels / groups = {c_in // groups} "
-             f"(x has {c_in} channels, groups={groups})", f"shape {weight.shape}")
+             f"(x has {c_in} channels on axis 1, groups={groups}; x is NCHW: batch, "
+             f"channels, height, width)", f"shape {weight.shape}")
     pads = _conv_padding(padding, (kh, kw), stride, dilation)
     if padding_mode in ("reflect", "circular"):  # as PyTorch; "replicate" has no limit
         for size, (before, after), axis in ((h, pads[0], "height"), (w, pads[1], "width")):

@@ -177,9 +177,33 @@ def _json_default(obj):
 
 
 # -------------------------------------------------------------------- writing
+# Suffixes that promise a file another tool can read; pyconv's zip is not one.
+_FOREIGN_SUFFIXES = {
+    ".h5": "HDF5 files (Keras 2, h5py)",
+    ".hdf5": "HDF5 files (Keras 2, h5py)",
+    ".keras": "Keras 3's model files",
+    ".pt": "PyTorch files",
+    ".pth": "PyTorch files",
+    ".onnx": "ONNX models",
+}
+
+
+def _check_suffix(path):
+    """Refuse a path whose suffix names another tool's format: the file would
+    be a pyconv archive that tool cannot open, under a misleading name."""
+    lowered = path.lower()
+    for suffix, owner in _FOREIGN_SUFFIXES.items():
+        if lowered.endswith(suffix):
+            fail(ValueError, "filepath", f"a path without the suffix {suffix!r}, which "
+                 f"names {owner}: pyconv writes its own format (a zip of config.json and "
+                 f".npy arrays) that they cannot read; use '.pyconv'", repr(path))
+
+
 def _write_archive(path, config, arrays):
     """Write ``config`` and ``arrays`` ({entry: ndarray}) atomically to ``path``."""
-    path = os.path.realpath(_check_path(path))     # through a symlink, to its target
+    path = _check_path(path)
+    _check_suffix(path)
+    path = os.path.realpath(path)                   # through a symlink, to its target
     try:
         text = json.dumps(config, default=_json_default, indent=1)
     except TypeError as exc:

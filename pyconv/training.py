@@ -34,7 +34,8 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._progbar import is_interactive
 from ._threads import blas_single_threaded
-from ._validation import as_float_array, check_int, check_positive_float, fail
+from ._validation import (as_float_array, check_int, check_positive_float, fail,
+                          warn_if_channels_last, warn_if_not_finite)
 from .callbacks import CallbackList
 
 __all__ = ["Trainer", "resolve_verbose"]
@@ -256,7 +257,7 @@ class Trainer:
 
     def _require_compiled(self, what):
         if not getattr(self, "compiled", False):
-            raise RuntimeError(_NO_COMPILE_MESSAGE.format(what=what))
+            raise ValueError(_NO_COMPILE_MESSAGE.format(what=what))
         if self.loss is None:
             fail(ValueError, "loss", f"given to compile() before {what}()", None)
 
@@ -268,6 +269,7 @@ class Trainer:
             fail(ValueError, name, "an array of shape (n_samples, ...) with a batch axis",
                  f"shape {x.shape}")
         if not self.built:
+            warn_if_channels_last(x.shape[1:], name, stacklevel=4)
             self.build(x.shape[1:])
         expected = tuple(self._input_shape)
         if x.shape[1:] != expected:
@@ -475,6 +477,7 @@ class Trainer:
             fail(ValueError, "validation_split", "a float in [0, 1)", validation_split)
 
         x, y, w = self._prepare_xy(x, y, sample_weight)
+        warn_if_not_finite(x, "x")
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):

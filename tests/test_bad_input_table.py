@@ -384,7 +384,7 @@ ROWS = [
     ("fit-y-fractional-labels", lambda c: _fit(c, y=np.full(8, 0.5)), ValueError, arg("y")),
     ("fit-y-negative-labels", lambda c: _fit(c, y=np.full(8, -1)), ValueError, arg("y")),
     ("fit-verbose-str", lambda c: _fit(c, verbose="loud"), ValueError, arg("verbose")),
-    ("fit-uncompiled", lambda c: c.uncompiled.fit(XD, YD, verbose=0), RuntimeError,
+    ("fit-uncompiled", lambda c: c.uncompiled.fit(XD, YD, verbose=0), ValueError,
      r"compile\(\)"),
     ("predict-batch-size-zero", lambda c: c.model.predict(XD, batch_size=0, verbose=0),
      ValueError, arg("batch_size")),

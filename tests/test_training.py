@@ -177,9 +177,9 @@ def test_builds_from_first_fit(rng):
 def test_fit_before_compile_is_clear(rng):
     x, y = blobs(rng, n=8)
     model = Sequential([Input((4,)), Dense(3)])
-    with pytest.raises(RuntimeError, match=r"compile\(\)"):
+    with pytest.raises(ValueError, match=r"compile\(\)"):
         model.fit(x, y, verbose=0)
-    with pytest.raises(RuntimeError, match="compile"):
+    with pytest.raises(ValueError, match="compile"):
         model.evaluate(x, y, verbose=0)
     assert model.predict(x, verbose=0).shape == (8, 3)   # predict needs no compile
 

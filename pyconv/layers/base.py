@@ -30,7 +30,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._validation import as_float_array, fail
+from .._validation import as_float_array, fail, warn_if_channels_last
 
 __all__ = ["Layer", "WeightSpec"]
 
@@ -182,6 +182,7 @@ class Layer:
         self.name = name
         if input_shape is not None:
             input_shape = check_shape(input_shape)
+            warn_if_channels_last(input_shape, "input_shape", stacklevel=4)
         self._given_input_shape = input_shape
         self.input_shape = input_shape
         self.trainable = bool(trainable)

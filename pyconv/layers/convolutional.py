@@ -122,7 +122,7 @@ class Conv2D(_FusedActivation, Layer):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            fail(ValueError, "input_shape", f"(channels, height, width) for Conv2D layer "
+            fail(ValueError, "input_shape", f"(channels, height, width) (NCHW) for Conv2D layer "
                  f"{self.name!r}", tuple(input_shape))
         c_in, h, w = input_shape
         if c_in % self.groups:
