@@ -11,7 +11,7 @@ Writes PNGs into $PYCONV_EXAMPLES_OUT (default ./example_output)::
   china_blur_lecture.png  blurred with the lecture's 5x5 kernel / 273
   china_blur_strong.png   blurred with a 21x21 Gaussian, sigma 5 (clearly visible)
   china_sobel.png         Sobel gradient magnitude of the gray photo (edges white)
-  china_crop_compare.png  a 128x128 crop of all four side by side, enlarged
+  china_crop_compare.png  a 128x128 crop of all four side by side, titled (matplotlib)
 
 Needs Pillow or matplotlib to write PNGs; without both it prints a message.
 """
@@ -93,14 +93,41 @@ outputs = {
     "china_sobel.png": edges_u8,
 }
 # An enlarged crop (the roof's edge) shows the lecture's subtle 5x5 blur too.
-top, left, size, zoom = 60, 240, 128, 3
-crops = [outputs[name] if outputs[name].ndim == 3 else np.stack([outputs[name]] * 3)
-         for name in outputs]
-crops = [c[:, top:top + size, left:left + size] for c in crops]
-gap = np.full((3, size, 4), 255, dtype=np.uint8)
-strip = np.concatenate([part for c in crops for part in (c, gap)][:-1], axis=2)
-outputs["china_crop_compare.png"] = strip.repeat(zoom, axis=1).repeat(zoom, axis=2)
+top, left, size = 60, 240, 128
+titles = {"china_original.png": "original",
+          "china_blur_lecture.png": "lecture 5x5 blur (/273)",
+          "china_blur_strong.png": "21x21 Gaussian, sigma 5",
+          "china_sobel.png": "Sobel magnitude (gray)"}
+crops = {titles[name]: img[..., top:top + size, left:left + size]
+         for name, img in outputs.items()}
+
+
+def save_crop_figure(path):
+    """The four crops side by side, each titled (matplotlib), or False."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), layout="constrained")
+    for ax, (title, crop) in zip(axes, crops.items()):
+        ax.imshow(crop if crop.ndim == 2 else crop.transpose(1, 2, 0),
+                  cmap="gray" if crop.ndim == 2 else None, vmin=0, vmax=255,
+                  interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{size}x{size} crop at row {top}, column {left}")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
 
 for name, img in outputs.items():
     save(out_dir / name, img)
     print(f"wrote {out_dir / name}  {img.shape}")
+if save_crop_figure(out_dir / "china_crop_compare.png"):
+    print(f"wrote {out_dir / 'china_crop_compare.png'}  (four titled panels)")
+else:
+    print("matplotlib is not installed: no crop comparison figure (pip install pyconv[plot])")

@@ -227,8 +227,10 @@ def plot_feature_maps(model, x, layer, max_maps=32, path=None):
     """Show the output channels of one layer for one input image.
 
     Runs ``x`` through ``model.layers`` with ``layer.forward(x,
-    training=False)`` up to and including ``layer``, and shows each channel
-    of the result as a gray image (normalised on its own).
+    training=False)`` up to and including ``layer``, and shows the input image
+    first, then each channel of the result, all on one colour scale (a
+    diverging one centred on 0 when activations take both signs) with a
+    colour bar; a constant map says so in its title.
 
     Parameters
     ----------
@@ -261,8 +263,8 @@ def plot_feature_maps(model, x, layer, max_maps=32, path=None):
     >>> model = SimpleNamespace(layers=[edges])
     >>> image = np.zeros((1, 8, 8)); image[:, :, 4:] = 1.0
     >>> fig = plot_feature_maps(model, image, "edges")
-    >>> len(fig.axes)
-    2
+    >>> [ax.get_title() for ax in fig.axes[:3]]
+    ['input', '0', '1']
     """
     layers = list(getattr(model, "layers", None) or [])
     if not layers:
@@ -280,6 +282,7 @@ def plot_feature_maps(model, x, layer, max_maps=32, path=None):
     dtype = getattr(layers[0], "dtype", None)
     if dtype is not None and np.dtype(dtype) in (np.float32, np.float64):
         out = out.astype(dtype, copy=False)
+    image = out[0]
     for current in layers[:index + 1]:
         out = current.forward(out, training=False)
     out = np.asarray(out)
@@ -289,23 +292,55 @@ def plot_feature_maps(model, x, layer, max_maps=32, path=None):
              f"{name!r} with output shape {out.shape}")
     maps = out[0]
     n = min(maps.shape[0], max_maps)
-    nrows, ncols = _grid(n)
+    shown = maps[:n].astype(np.float64)
+    cmap, vmin, vmax = _shared_scale(shown)
+    nrows, ncols = _grid(n + 1)                       # the input comes first
     plt = _pyplot()
     size = 1.6
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=(size * ncols + 0.4, (size + 0.3) * nrows + 0.6))
-    for ax in axes.ravel()[n:]:
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(size * ncols + 1.2, (size + 0.3) * nrows + 0.6))
+    cells = axes.ravel()
+    for ax in cells[n + 1:]:
         ax.axis("off")
-    for channel, ax in enumerate(axes.ravel()[:n]):
-        ax.imshow(_normalise(maps[channel]), cmap="gray", vmin=0, vmax=1,
-                  interpolation="nearest")
-        ax.set_title(f"{channel}", fontsize=8)
+    source, source_title = _input_panel(image)
+    cells[0].imshow(source, cmap=None if source.ndim == 3 else "gray", vmin=0, vmax=1,
+                    interpolation="nearest")
+    cells[0].set_title(source_title, fontsize=8)
+    picture = None
+    for channel, ax in enumerate(cells[1:n + 1]):
+        panel = shown[channel]
+        picture = ax.imshow(panel, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        constant = np.ptp(panel) == 0
+        ax.set_title(f"{channel}" + (f" (constant {panel.flat[0]:.3g})" if constant else ""),
+                     fontsize=8)
     _hide_axes(axes)
+    fig.colorbar(picture, ax=cells[1:n + 1].tolist(), shrink=0.8, label="activation")
     fig.suptitle(f"feature maps of {name!r}: {maps.shape[0]} x {maps.shape[1]} x "
-                 f"{maps.shape[2]}" + (f" (first {n} shown)" if n < maps.shape[0] else ""),
-                 fontsize=9)
-    fig.tight_layout()
+                 f"{maps.shape[2]}" + (f" (first {n} shown)" if n < maps.shape[0] else "")
+                 + ", one colour scale", fontsize=9)
     return _finish(fig, path)
+
+
+def _shared_scale(maps):
+    """``(cmap, vmin, vmax)`` shared by all maps, so that their colours compare:
+    a diverging map centred on 0 for signed activations, else a sequential one."""
+    finite = maps[np.isfinite(maps)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if low < 0 < high:
+        bound = max(-low, high)
+        return "RdBu_r", -bound, bound
+    if high == low:                                   # every map constant: keep them visible
+        return "viridis", low - 0.5, high + 0.5
+    return "viridis", low, high
+
+
+def _input_panel(image):
+    """The input image ``[C, H, W]`` as something imshow draws in [0, 1], and its title."""
+    channels = image.shape[0]
+    if channels == 3:
+        return _normalise(image.transpose(1, 2, 0)), "input (RGB)"
+    title = "input" if channels == 1 else f"input (channel 0 of {channels})"
+    return _normalise(image[0]), title
 
 
 # --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ convolutions a CNN learns, fixed by hand.
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import as_float_array, check_choice, check_pair, fail
@@ -137,7 +137,7 @@ def _pool(z, pool, how):
     return z.max(axis=(-3, -1)) if how == "max" else z.mean(axis=(-3, -1))
 
 
-class FilterBankTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class FilterBankTransformer(TransformerMixin, BaseEstimator):
     """Images to the responses of a fixed bank of 2-D filters (scikit-learn).
 
     Each filter is swept over each channel of each image (depthwise
@@ -252,6 +252,45 @@ class FilterBankTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.output_shape_ = self._output_shape(pool)
         self._n_features_out = int(np.prod(self.output_shape_))
         return self
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``"{filter}_{channel}_{row}_{column}"``.
+
+        The filter part is the bank's own name (``gaussian``, ``sobel_x``,
+        ... for the default bank; ``filter0``, ``filter1``, ... for a bank
+        given as arrays), so ``set_output(transform="pandas")`` gives columns
+        that say what they hold.
+
+        Parameters
+        ----------
+        input_features : array_like of str, optional
+            Checked against the input's feature count (and names, when fit
+            saw names); the output names do not depend on them.
+
+        Returns
+        -------
+        names : ndarray of str (object dtype)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pyconv.transformers import FilterBankTransformer
+        >>> fb = FilterBankTransformer(pooling="avg").fit(np.zeros((2, 16)))
+        >>> fb.get_feature_names_out()[:3].tolist()
+        ['identity_0_0_0', 'identity_0_0_1', 'identity_0_1_0']
+        """
+        check_is_fitted(self)
+        if input_features is not None:
+            given = [str(name) for name in np.ravel(np.asarray(input_features, dtype=object))]
+            known = getattr(self, "feature_names_in_", None)
+            if len(given) != self.n_features_in_ or (
+                    known is not None and given != [str(name) for name in known]):
+                fail(ValueError, "input_features", f"the {self.n_features_in_} input feature "
+                     "names seen in fit", f"{len(given)} names")
+        _, channels, rows, columns = self.output_shape_
+        names = [f"{name}_{c}_{r}_{col}" for name in self.filter_names_
+                 for c in range(channels) for r in range(rows) for col in range(columns)]
+        return np.asarray(names, dtype=object)
 
     def transform(self, X):
         """Filter every image; return one flattened row of responses per image.

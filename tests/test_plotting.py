@@ -134,17 +134,30 @@ def test_plot_feature_maps_by_name_and_index(tmp_path):
     image = np.zeros((1, 8, 8))
     image[:, :, 4:] = 1.0
     fig = plot_feature_maps(model, image, "sobel", path=tmp_path / "m.png")
-    shown = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
-    assert len(shown) == 2
-    # gx of the doubled vertical step, each map normalised to [0, 1] on its own
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    shown = [ax.get_images()[0].get_array() for ax in panels]
+    assert len(shown) == 3                       # the input, then the two maps
+    assert [ax.get_title() for ax in panels] == ["input", "0", "1"]
+    np.testing.assert_allclose(shown[0], image[0])
+    # gx of the doubled vertical step, on a colour scale shared by every map
     gx = conv2d(2.0 * image, sobel_kernels()[0][None, None], padding=1)[0]
-    np.testing.assert_allclose(shown[0], (gx - gx.min()) / np.ptp(gx))
-    np.testing.assert_allclose(shown[0][1:-1, 3:5], 1.0)
-    assert len(np.unique(shown[0][:, :2])) == 1
+    np.testing.assert_allclose(shown[1], gx)
+    first = panels[1].get_images()[0]
+    assert first.get_clim() == panels[2].get_images()[0].get_clim()
+    assert first.get_clim()[0] == -first.get_clim()[1]      # signed: centred on 0
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
     assert_png(tmp_path / "m.png")
     fig = plot_feature_maps(model, image[None], 0)
-    assert len([ax for ax in fig.axes if ax.get_images()]) == 1
+    assert len([ax for ax in fig.axes if ax.get_images()]) == 2
     assert "'double'" in fig._suptitle.get_text()
+
+
+def test_plot_feature_maps_marks_constant_maps():
+    const = SimpleNamespace(name="const", forward=lambda x, training=False:
+                            np.stack([np.zeros_like(x[:, 0]), np.full_like(x[:, 0], 3.0)], 1))
+    fig = plot_feature_maps(SimpleNamespace(layers=[const]), np.eye(4)[None], "const")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    assert titles == ["input", "0 (constant 0)", "1 (constant 3)"]
 
 
 def test_plot_feature_maps_bad_input():

@@ -167,3 +167,18 @@ def test_pipeline_on_digits():
     score = model.score(X_test, y_test)
     assert score >= 0.9, score
     assert model[0].output_shape_ == (5, 1, 8, 8)
+
+
+def test_feature_names_use_the_filter_names_and_work_with_pandas_output(rng):
+    X = rng.random((3, 2, 4, 4))
+    fb = FilterBankTransformer(pooling="avg").fit(X)
+    names = fb.get_feature_names_out()
+    assert len(names) == fb.transform(X).shape[1] == 5 * 2 * 2 * 2
+    assert names[0] == "identity_0_0_0" and names[-1] == "laplacian_1_1_1"
+    assert "gaussian_1_0_1" in set(names)
+    with pytest.raises(ValueError, match="input_features"):
+        fb.get_feature_names_out(["a", "b"])
+    pd = pytest.importorskip("pandas")
+    frame = FilterBankTransformer(pooling="avg").set_output(transform="pandas").fit_transform(
+        X.reshape(3, -1))
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
