@@ -16,4 +16,4 @@ except ImportError:  # running from a source checkout with an in-place build
 from pyconv._bench import main  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    main(prog="python benchmarks/bench_conv.py")

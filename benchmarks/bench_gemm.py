@@ -7,6 +7,7 @@ layers (pw1x1, strided): a convolution built on a GEMM cannot beat it.
 
     python benchmarks/bench_gemm.py
 """
+import argparse
 import os
 import statistics
 import sys
@@ -46,7 +47,10 @@ def _median_s(fn, min_calls=15, min_seconds=0.5):
     return statistics.median(times)
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(prog="python benchmarks/bench_gemm.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter
+                            ).parse_args(argv)
     kernels = _dispatch.kernels("conv")
     if not kernels.has_own_sgemm():
         print("this build has no own SGEMM (not an AVX2+FMA CPU): nothing to compare")

@@ -17,4 +17,4 @@ except ImportError:  # running from a source checkout with an in-place build
 from pyconv._bench import main  # noqa: E402
 
 if __name__ == "__main__":
-    main(["--lenet-only", *sys.argv[1:]])
+    main(["--lenet-only", *sys.argv[1:]], prog="python benchmarks/bench_lenet.py")

@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import os
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -282,7 +283,8 @@ def run_lenet(threads=(1, 2), out=print):
         for framework in frameworks:
             cmd = [sys.executable, "-m", "pyconv._bench", "--lenet-worker", framework,
                    "--threads", str(n_threads)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
+                                  cwd=tempfile.gettempdir())
             lines = proc.stdout.strip().splitlines()
             if proc.returncode != 0 or not lines:
                 out(f"  {framework} failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -297,8 +299,13 @@ def run_lenet(threads=(1, 2), out=print):
         out(line)
 
 
-def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
+def run(threads=(1, 2), only=None, reference=True, pool=True, out=print, quick=False):
+    """The conv (and pooling) tables; ``quick`` times fewer calls per cell."""
+    import functools
+
     import pyconv
+
+    timer = functools.partial(interleaved, min_reps=3, min_seconds=0.1) if quick else interleaved
 
     torch = _torch()
     rng = np.random.default_rng(0)
@@ -317,12 +324,13 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
             header += f" {'torch fwd':>10} {'torch bwd':>10} {'fwd ratio':>9} {'bwd ratio':>9} {'f+b ratio':>9}"
         if reference:
             header += f" {'numpy fwd':>10} {'numpy bwd':>10}"
-        out(header + "   (ms; ratio = pyconv / torch, < 1 is faster)")
+        out(header + ("   (ms; ratio = pyconv / torch, < 1 is faster)" if torch is not None
+                      else "   (ms)"))
         ratios = []
         for name, shape in CONV_SHAPES.items():
             if only and name not in only:
                 continue
-            med = interleaved(conv_cases(shape, rng, torch, reference))
+            med = timer(conv_cases(shape, rng, torch, reference))
             gflop = conv_flops(shape) / 1e9
             pf, pb = med["pyconv fwd"], med["pyconv bwd"]
             line = (f"{name:<10} {pf:7.2f} ({100 * gflop / pf * 1e3 / peak:3.0f}%pk)"
@@ -342,7 +350,7 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print):
             mb = np.prod(POOL_SHAPE) * 4 / 1e6
             out(f"pooling 2x2/2 on {POOL_SHAPE} float32 ({mb:.1f} MB input): ms (GB/s of input read)")
             for op, fns in pool_cases(rng, torch).items():
-                med = interleaved(fns)
+                med = timer(fns)
                 cells = "  ".join(f"{impl} {ms:6.2f} ({mb / ms:5.1f})" for impl, ms in med.items())
                 out(f"  {op:<8} {cells}")
     pyconv.set_num_threads(None)
@@ -393,18 +401,38 @@ def _reexec_with_passive_openmp(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "pyconv._bench", *argv]
-    return subprocess.run(cmd, env=env, check=False).returncode
+    # Not in the current directory: a source tree there would shadow pyconv.
+    return subprocess.run(cmd, env=env, check=False, cwd=tempfile.gettempdir()).returncode
 
 
-def main(argv=None):
+QUICK_SHAPES = ("lenet2", "cifar1", "pw1x1")
+
+
+def warn_if_busy(out=print):
+    """Say so when other processes hold the cores: every timing is then noisy."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):   # not on every platform
+        return
+    cores = os.cpu_count() or 1
+    if load > cores:
+        out(f"warning: load average {load:.1f} on {cores} core(s): other processes are "
+            "competing for the CPU, so these timings are noisy and ratios unreliable")
+
+
+def main(argv=None, prog="python -m pyconv bench"):
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
             and "--lenet-only" not in argv and "--scaling" not in argv and importlib.util.find_spec("torch") is not None):
         raise SystemExit(_reexec_with_passive_openmp(argv))
-    parser = argparse.ArgumentParser(prog="python -m pyconv bench", description=__doc__)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"seconds, not minutes: 1 thread, layers {', '.join(QUICK_SHAPES)}, "
+                             "few calls per cell, no reference and no pooling table")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="thread counts to time (default: 1 2; 1 with --quick)")
     parser.add_argument("--only", nargs="+", choices=sorted(CONV_SHAPES), default=None)
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the numpy im2col reference columns")
@@ -419,13 +447,19 @@ def main(argv=None):
     parser.add_argument("--lenet-worker", choices=["pyconv", "torch"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads is None:
+        args.threads = [1] if args.quick else [1, 2]
     if args.lenet_worker:
         lenet_worker(args.lenet_worker, args.threads[0])
         return
     if args.scaling:
         run_scaling(args.only)
         return
-    if not args.lenet_only:
+    warn_if_busy()
+    if args.quick:
+        run(tuple(args.threads), args.only or QUICK_SHAPES, reference=False, pool=False,
+            quick=True)
+    elif not args.lenet_only:
         run(tuple(args.threads), args.only, reference=not args.no_reference,
             pool=not args.no_pool)
     if args.lenet or args.lenet_only:
