@@ -15,6 +15,7 @@ This table complements tests/test_functional_errors.py (basic checks of the
 six functional calls) and the per-module tables in test_layers.py,
 test_training.py and test_transformers.py; no row here repeats one there.
 """
+import importlib.util
 import io
 import json
 import re
@@ -572,10 +573,22 @@ ALL_ROWS = ROWS + (ESTIMATOR_ROWS if HAVE_ESTIMATORS else [])
 KNOWN_BUGS = {}
 
 
+# Rows whose label starts with a key need that optional package; they skip
+# without it (its absence is not a bad input).
+OPTIONAL_PACKAGES = {"load_image": "PIL"}
+
+
+def _marks(label):
+    if label in KNOWN_BUGS:
+        return [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[label])]
+    for prefix, module in OPTIONAL_PACKAGES.items():
+        if label.startswith(prefix) and importlib.util.find_spec(module) is None:
+            return [pytest.mark.skip(reason=f"needs the optional package {module}")]
+    return []
+
+
 def _params(rows):
-    return [pytest.param(*r[1:], id=r[0], marks=pytest.mark.xfail(
-        strict=True, reason=KNOWN_BUGS[r[0]])) if r[0] in KNOWN_BUGS
-        else pytest.param(*r[1:], id=r[0]) for r in rows]
+    return [pytest.param(*r[1:], id=r[0], marks=_marks(r[0])) for r in rows]
 
 
 @pytest.mark.parametrize("call, exc, pattern", _params(ALL_ROWS))
