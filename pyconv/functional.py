@@ -7,9 +7,12 @@ compiled code runs. The private helpers (leading underscore) skip validation:
 the layers and the training loop call them on arrays they produced
 themselves, so checks are paid once.
 """
+from __future__ import annotations
+
 import functools
 import math
 import threading
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from ._shapes import (
     same_padding,
 )
 from ._threads import blas_single_threaded, effective_n_threads
+from ._typing import ArrayLike, FloatArray, IndexArray, IntPair, Padding, PaddingMode
 from ._validation import (
     as_float_array,
     check_choice,
@@ -715,8 +719,9 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
 # --------------------------------------------------------------------------
 # Public, checked functions
 # --------------------------------------------------------------------------
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros"):
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None,
+           stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1, groups: int = 1,
+           padding_mode: PaddingMode = "zeros") -> FloatArray:
     """2-D convolution (cross-correlation), exactly as ``torch.nn.functional.conv2d``.
 
     Parameters
@@ -765,8 +770,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     return y[0] if unbatched else y
 
 
-def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    padding_mode="zeros", *, compute_grad_bias=True):
+def conv2d_backward(grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike,
+                    stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
+                    groups: int = 1, padding_mode: PaddingMode = "zeros", *,
+                    compute_grad_bias: bool = True
+                    ) -> Tuple[FloatArray, FloatArray, Optional[FloatArray]]:
     """Gradients of `conv2d` with respect to its input, weight and bias.
 
     Parameters
@@ -801,8 +809,9 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     x, weight, _, unbatched, stride, pads, dilation, groups, padding_mode = _check_conv(
         x, weight, None, stride, padding, dilation, groups, padding_mode)
     n, _, h, w = x.shape
-    ho = conv_output_size(h, weight.shape[2], stride[0], *pads[0], dilation[0])
-    wo = conv_output_size(w, weight.shape[3], stride[1], *pads[1], dilation[1])
+    (top, bottom), (left, right) = pads
+    ho = conv_output_size(h, weight.shape[2], stride[0], top, bottom, dilation[0])
+    wo = conv_output_size(w, weight.shape[3], stride[1], left, right, dilation[1])
     expected = (n, weight.shape[0], ho, wo)
     grad_output = _check_grad_output(grad_output, x, unbatched, expected, "conv2d")
     grad_x, grad_weight, grad_bias = _conv2d_backward(
@@ -979,8 +988,10 @@ def _check_grad_output(grad_output, x4, unbatched, expected, op):
 # --------------------------------------------------------------------------
 # Pooling: public, checked functions
 # --------------------------------------------------------------------------
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(x: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False
+               ) -> Union[FloatArray, Tuple[FloatArray, IndexArray]]:
     """2-D max pooling, exactly as ``torch.nn.functional.max_pool2d``.
 
     Parameters
@@ -1040,8 +1051,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return (y, indices) if return_indices else y
 
 
-def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False):
+def max_pool2d_backward(grad_output: ArrayLike, x: ArrayLike, kernel_size: IntPair,
+                        stride: Optional[IntPair] = None, padding: IntPair = 0,
+                        dilation: IntPair = 1, ceil_mode: bool = False) -> FloatArray:
     """Gradient of `max_pool2d` with respect to its input.
 
     Each output gradient goes to the position of its window's maximum
@@ -1077,8 +1089,9 @@ def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dil
     return grad_x[0] if unbatched else grad_x
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(x: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> FloatArray:
     """2-D average pooling, exactly as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
@@ -1125,8 +1138,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y[0] if unbatched else y
 
 
-def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool2d_backward(grad_output: ArrayLike, x: ArrayLike, kernel_size: IntPair,
+                        stride: Optional[IntPair] = None, padding: IntPair = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None) -> FloatArray:
     """Gradient of `avg_pool2d` with respect to its input.
 
     Each output gradient, divided by its window's divisor, is added to every
@@ -1213,8 +1228,9 @@ def _check_conv_transpose(x, weight, bias, stride, padding, output_padding, grou
     return x, weight, bias, unbatched, stride, padding, output_padding, groups, dilation
 
 
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> FloatArray:
     """2-D transposed convolution, exactly as ``torch.nn.functional.conv_transpose2d``.
 
     The gradient of `conv2d` with respect to its input, as a layer: each
@@ -1260,8 +1276,11 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return y[0] if unbatched else y
 
 
-def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
-                              groups=1, dilation=1, *, compute_grad_bias=True):
+def conv_transpose2d_backward(grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike,
+                              stride: IntPair = 1, padding: IntPair = 0,
+                              output_padding: IntPair = 0, groups: int = 1,
+                              dilation: IntPair = 1, *, compute_grad_bias: bool = True
+                              ) -> Tuple[FloatArray, FloatArray, Optional[FloatArray]]:
     """Gradients of `conv_transpose2d` with respect to its input, weight and bias.
 
     Parameters
@@ -1337,7 +1356,9 @@ def _check_interpolate(input_hw, size, scale_factor, mode, align_corners):
     return out_hw, scales, mode, align_corners
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate(x: ArrayLike, size: Optional[IntPair] = None,
+                scale_factor: Union[float, Sequence[float], None] = None, mode: str = "nearest",
+                align_corners: Optional[bool] = None) -> FloatArray:
     """Resize images, exactly as ``torch.nn.functional.interpolate`` (2-D modes).
 
     Parameters
@@ -1383,8 +1404,11 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return y[0] if unbatched else y
 
 
-def interpolate_backward(grad_output, input_shape, size=None, scale_factor=None,
-                         mode="nearest", align_corners=None):
+def interpolate_backward(grad_output: ArrayLike, input_shape: Sequence[int],
+                         size: Optional[IntPair] = None,
+                         scale_factor: Union[float, Sequence[float], None] = None,
+                         mode: str = "nearest", align_corners: Optional[bool] = None
+                         ) -> FloatArray:
     """Gradient of `interpolate` with respect to its input.
 
     Parameters
