@@ -94,7 +94,7 @@ def warn_if_not_finite(arr, name, stacklevel=3):
                       RuntimeWarning, stacklevel=stacklevel)
 
 
-_CHANNELS_LAST_WARNED = set()
+_CHANNELS_LAST_WARNED: "set[object]" = set()
 
 
 def looks_channels_last(shape):
