@@ -397,7 +397,8 @@ def show_images(images, titles=None, ncols=4, path=None):
         ``[0, 1]`` as is; others (e.g. filter responses) are min-max
         normalised per image.
     titles : list of str, optional
-        One per image.
+        One per image. By default each panel is titled with its index and
+        size (``"0: 16x16"``), so that no panel is anonymous.
     ncols : int, default 4
         Images per row.
     path : str or os.PathLike, optional
@@ -445,8 +446,8 @@ def show_images(images, titles=None, ncols=4, path=None):
             ax.imshow(shown, cmap="gray", vmin=0, vmax=vmax, interpolation=interpolation)
         else:
             ax.imshow(shown, interpolation=interpolation)
-        if titles is not None:
-            ax.set_title(str(titles[index]), fontsize=9)
+        title = f"{index}: {img.shape[0]}x{img.shape[1]}" if titles is None else titles[index]
+        ax.set_title(str(title), fontsize=9)
     _hide_axes(axes)
     fig.tight_layout()
     return _finish(fig, path)

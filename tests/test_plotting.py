@@ -190,7 +190,8 @@ def test_show_images_layouts(tmp_path, rng):
     assert_png(tmp_path / "s.png")
     batch = rng.random((5, 3, 6, 6))
     fig = show_images(batch, ncols=3)
-    assert len([ax for ax in fig.axes if ax.get_images()]) == 5
+    assert [ax.get_title() for ax in fig.axes if ax.get_images()] == [
+        f"{i}: 6x6" for i in range(5)]                   # no panel is anonymous
 
 
 @pytest.mark.parametrize("images, titles, exc, match", [
