@@ -14,12 +14,16 @@ of the input and no dark border.
 Loading files needs Pillow (``pip install pyconv[image]``); everything else
 needs only numpy.
 """
+from __future__ import annotations
+
 import os
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
 from . import functional
 from ._shapes import same_padding
+from ._typing import ArrayLike, FloatArray, Padding, PaddingMode
 from ._validation import (
     as_float_array,
     check_choice,
@@ -77,7 +81,7 @@ def _check_layout(img, name, allow_2d=True):
 # --------------------------------------------------------------------------
 # Loading and conversions
 # --------------------------------------------------------------------------
-def load_image(path):
+def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Read an image file as a ``uint8`` array ``[3, H, W]`` in R-G-B order.
 
     This is the layout of the lecture's ``pil_to_tensor``: channel first,
@@ -147,7 +151,7 @@ def load_image(path):
     return np.ascontiguousarray(hwc.transpose(2, 0, 1))
 
 
-def to_float(img, scale=True):
+def to_float(img: ArrayLike, scale: bool = True) -> FloatArray:
     """Convert an image to floating point, ``uint8`` to ``[0, 1]``.
 
     Parameters
@@ -199,7 +203,7 @@ def _flip_rgb(img, name):
     return np.ascontiguousarray(np.take(arr, order, axis=channel_axis))
 
 
-def from_bgr(img):
+def from_bgr(img: ArrayLike) -> np.ndarray:
     """Reorder channels B-G-R to R-G-B (OpenCV order to pyconv's).
 
     OpenCV stores colour images in B-G-R order; pyconv, Pillow and PyTorch use
@@ -229,7 +233,7 @@ def from_bgr(img):
     return _flip_rgb(img, "img")
 
 
-def to_bgr(img):
+def to_bgr(img: ArrayLike) -> np.ndarray:
     """Reorder channels R-G-B to B-G-R (pyconv's order to OpenCV's).
 
     The inverse of `from_bgr` (the same flip). OpenCV also expects
@@ -258,7 +262,7 @@ def to_bgr(img):
 # --------------------------------------------------------------------------
 # Kernels
 # --------------------------------------------------------------------------
-def gaussian_kernel(size, sigma):
+def gaussian_kernel(size: int, sigma: float) -> FloatArray:
     """A ``size x size`` Gaussian kernel normalised to sum 1.
 
     ``g[i, j] = exp(-((i - c)**2 + (j - c)**2) / (2 sigma**2))`` with the
@@ -293,7 +297,7 @@ def gaussian_kernel(size, sigma):
     return kernel / kernel.sum()
 
 
-def gaussian_kernel_5x5():
+def gaussian_kernel_5x5() -> FloatArray:
     """The lecture's 5x5 Gaussian blur kernel: integer weights divided by 273.
 
     ::
@@ -331,7 +335,7 @@ def gaussian_kernel_5x5():
     return weights / 273.0
 
 
-def sobel_kernels():
+def sobel_kernels() -> Tuple[FloatArray, FloatArray]:
     """The lecture's Sobel kernels ``(gx, gy)`` for the image gradient.
 
     ``gx`` responds to intensity increasing from left to right (vertical
@@ -421,7 +425,8 @@ def _check_kernel(kernel, name="kernel"):
     return kernel
 
 
-def filter2d(img, kernel, padding_mode="reflect", padding="same"):
+def filter2d(img: ArrayLike, kernel: ArrayLike, padding_mode: PaddingMode = "reflect",
+             padding: Padding = "same") -> FloatArray:
     """Sweep one 2-D kernel over every channel of an image (depthwise).
 
     The lecture's "applying a filter to an image": each output pixel is the
@@ -484,7 +489,9 @@ def filter2d(img, kernel, padding_mode="reflect", padding="same"):
     return restore(_depthwise(x, kernel[np.newaxis], pads, padding_mode))
 
 
-def gaussian_blur(img, size=5, sigma=1.0, kernel=None, padding_mode="reflect"):
+def gaussian_blur(img: ArrayLike, size: int = 5, sigma: float = 1.0,
+                  kernel: Optional[ArrayLike] = None,
+                  padding_mode: PaddingMode = "reflect") -> FloatArray:
     """Blur an image with a Gaussian kernel, channel by channel.
 
     Parameters
@@ -530,7 +537,8 @@ def _to_gray(x):
     return (x * weights).sum(axis=1, keepdims=True)
 
 
-def sobel_magnitude(img, gray=False, padding_mode="reflect"):
+def sobel_magnitude(img: ArrayLike, gray: bool = False,
+                    padding_mode: PaddingMode = "reflect") -> FloatArray:
     """Gradient magnitude ``sqrt(gx**2 + gy**2)`` with the lecture's Sobel kernels.
 
     Bright where intensity changes quickly (edges), zero on flat areas.
