@@ -69,9 +69,12 @@ Examples
 >>> clf.predict_proba(X[:3]).sum(axis=1).round(6).tolist()
 [1.0, 1.0, 1.0]
 """
+from __future__ import annotations
+
 import math
 import numbers
 import threading
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -85,6 +88,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import layers as _layers
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, max_threads
+from ._typing import ArrayLike
 from ._validation import (as_float_array, check_int, check_positive_float, fail,
                           warn_if_channels_last)
 from .callbacks import Callback
@@ -288,10 +292,15 @@ class _EpochMonitor(Callback):
 class _BaseCNN(BaseEstimator):
     """Shared machinery of `CNNClassifier` and `CNNRegressor`."""
 
-    def __init__(self, layers=None, input_shape=None, optimizer="adam", learning_rate=1e-3,
-                 batch_size=32, max_iter=20, validation_fraction=0.1, early_stopping=False,
-                 n_iter_no_change=5, tol=1e-4, shuffle=True, random_state=None, verbose=0,
-                 warm_start=False, n_threads=None):
+    def __init__(self, layers: Optional[Sequence[_layers.Layer]] = None,
+                 input_shape: Optional[Sequence[int]] = None,
+                 optimizer: Union[str, _optimizers.Optimizer] = "adam",
+                 learning_rate: float = 1e-3, batch_size: int = 32, max_iter: int = 20,
+                 validation_fraction: float = 0.1, early_stopping: bool = False,
+                 n_iter_no_change: int = 5, tol: float = 1e-4, shuffle: bool = True,
+                 random_state: Union[int, np.random.RandomState, None] = None,
+                 verbose: int = 0, warm_start: bool = False,
+                 n_threads: Optional[int] = None) -> None:
         self.layers = layers
         self.input_shape = input_shape
         self.optimizer = optimizer
@@ -612,10 +621,17 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
     _loss = "sparse_categorical_crossentropy"
     _stratify = True
 
-    def __init__(self, layers=None, input_shape=None, optimizer="adam", learning_rate=1e-3,
-                 batch_size=32, max_iter=20, validation_fraction=0.1, early_stopping=False,
-                 n_iter_no_change=5, tol=1e-4, class_weight=None, shuffle=True,
-                 random_state=None, verbose=0, warm_start=False, n_threads=None):
+    def __init__(self, layers: Optional[Sequence[_layers.Layer]] = None,
+                 input_shape: Optional[Sequence[int]] = None,
+                 optimizer: Union[str, _optimizers.Optimizer] = "adam",
+                 learning_rate: float = 1e-3, batch_size: int = 32, max_iter: int = 20,
+                 validation_fraction: float = 0.1, early_stopping: bool = False,
+                 n_iter_no_change: int = 5, tol: float = 1e-4,
+                 class_weight: Union[Mapping[Any, float], str, None] = None,
+                 shuffle: bool = True,
+                 random_state: Union[int, np.random.RandomState, None] = None,
+                 verbose: int = 0, warm_start: bool = False,
+                 n_threads: Optional[int] = None) -> None:
         super().__init__(layers=layers, input_shape=input_shape, optimizer=optimizer,
                          learning_rate=learning_rate, batch_size=batch_size,
                          max_iter=max_iter, validation_fraction=validation_fraction,
@@ -684,7 +700,8 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         proba = self._forward(X)
         return float(accuracy_score(y_enc, np.argmax(proba, axis=1), sample_weight=w))
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: Optional[ArrayLike] = None) -> CNNClassifier:
         """Train a fresh network (or continue it with ``warm_start=True``).
 
         Parameters
@@ -701,7 +718,8 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: Optional[ArrayLike] = None,
+                    sample_weight: Optional[ArrayLike] = None) -> CNNClassifier:
         """Train for one epoch on ``(X, y)``, building the network at the first call.
 
         Parameters
@@ -717,13 +735,13 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_classes)``, rows summing to 1."""
         proba = self._outputs(X)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable label of each sample."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
@@ -801,7 +819,8 @@ validation_scores_, best_validation_score_, n_iter_, best_loss_
     def _score_encoded(self, X, y, w):
         return float(r2_score(y, self._forward(X), sample_weight=w))
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: Optional[ArrayLike] = None) -> CNNRegressor:
         """Train a fresh network (or continue it with ``warm_start=True``).
 
         Parameters
@@ -816,11 +835,12 @@ validation_scores_, best_validation_score_, n_iter_, best_loss_
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    sample_weight: Optional[ArrayLike] = None) -> CNNRegressor:
         """Train for one epoch on ``(X, y)``, building the network at the first call."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets, with the ndim of ``y`` at fit."""
         out = self._outputs(X)
         return out.ravel() if self._y_ndim == 1 else out
