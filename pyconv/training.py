@@ -22,10 +22,13 @@ runs, a note is printed and ``fit`` returns the history so far. A second
 and in threads other than the main thread (joblib's threading backend, dask
 workers).
 """
+from __future__ import annotations
+
 import math
 import multiprocessing
 import signal
 import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,7 +39,15 @@ from ._progbar import is_interactive
 from ._threads import blas_single_threaded
 from ._validation import (as_float_array, check_int, check_positive_float, fail,
                           warn_if_channels_last, warn_if_not_finite)
-from .callbacks import CallbackList
+from ._typing import ArrayLike
+from .callbacks import Callback, CallbackList, History
+
+#: What ``evaluate`` and the ``*_on_batch`` methods return: the loss alone,
+#: ``[loss, *metrics]``, or a ``{name: value}`` dict with ``return_dict=True``.
+Logs = Union[float, List[float], Dict[str, float]]
+#: ``x`` of fit/evaluate/predict: an array, a list of arrays (several
+#: inputs), or a generator / ``PyDataset`` of batches.
+ModelInput = Any
 
 __all__ = ["Trainer", "resolve_verbose"]
 
@@ -217,8 +228,15 @@ class _Tracker:
 class Trainer:
     """Mixin giving a model compile/fit/evaluate/predict (Keras 3 semantics)."""
 
+    # Provided by the model class that mixes this in (declarations for mypy).
+    dtype: Any
+    _rng: Any
+    _output_shape: Any
+
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer: Union[str, optimizers_module.Optimizer] = "rmsprop",
+                loss: Union[str, losses_module.Loss, Callable[..., Any], None] = None,
+                metrics: Optional[Sequence[Union[str, Callable[..., Any]]]] = None) -> None:
         """Configure the model for training.
 
         Parameters
@@ -249,7 +267,7 @@ class Trainer:
         self._reg_layers = None
 
     @property
-    def metrics_names(self):
+    def metrics_names(self) -> List[str]:
         """``["loss", *metric names]`` once compiled."""
         if not getattr(self, "compiled", False):
             return []
@@ -429,9 +447,12 @@ class Trainer:
             metric.reset_state()
 
     # -------------------------------------------------------------------- fit
-    def fit(self, x, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0):
+    def fit(self, x: ModelInput, y: Optional[ArrayLike] = None, batch_size: Optional[int] = None,
+            epochs: int = 1, verbose: Union[str, int] = "auto",
+            callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
+            validation_data: Optional[Sequence[Any]] = None, shuffle: bool = True,
+            class_weight: Optional[Mapping[Any, float]] = None,
+            sample_weight: Optional[ArrayLike] = None, initial_epoch: int = 0) -> History:
         """Train the model for a fixed number of epochs.
 
         Parameters
@@ -538,7 +559,9 @@ class Trainer:
                         break
                     epoch_logs = dict(logs)
                     if val is not None:
-                        val_logs = self._evaluate_arrays(*val, batch_size=batch_size,
+                        x_val, y_val, w_val = val
+                        val_logs = self._evaluate_arrays(x_val, y_val, w_val,
+                                                         batch_size=batch_size,
                                                          callback_list=callback_list)
                         epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                     callback_list.on_epoch_end(epoch, epoch_logs)
@@ -578,8 +601,11 @@ class Trainer:
             callback_list.on_test_end(logs)
         return logs
 
-    def evaluate(self, x, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False):
+    def evaluate(self, x: ModelInput, y: Optional[ArrayLike] = None,
+                 batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
+                 sample_weight: Optional[ArrayLike] = None,
+                 callbacks: Optional[Sequence[Callback]] = None,
+                 return_dict: bool = False) -> Logs:
         """Loss and metrics on ``(x, y)`` in inference mode.
 
         Returns
@@ -609,7 +635,9 @@ class Trainer:
         return [logs[name] for name in self.metrics_names]
 
     # ---------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x: ModelInput, batch_size: Optional[int] = None,
+                verbose: Union[str, int] = "auto",
+                callbacks: Optional[Sequence[Callback]] = None) -> Any:
         """Outputs of the model for ``x``, computed in batches (inference mode).
 
         Returns
@@ -633,8 +661,10 @@ class Trainer:
         return out
 
     # ------------------------------------------------------------ one batch
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
+    def train_on_batch(self, x: ModelInput, y: Optional[ArrayLike] = None,
+                       sample_weight: Optional[ArrayLike] = None,
+                       class_weight: Optional[Mapping[Any, float]] = None,
+                       return_dict: bool = False) -> Logs:
         """One optimisation step on one batch.
 
         Returns the batch's loss (and metrics, see :meth:`evaluate`), measured
@@ -652,7 +682,9 @@ class Trainer:
             metric.update_state(y, y_pred)
         return self._format_logs(self._logs(_single(value, len(x))), return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x: ModelInput, y: Optional[ArrayLike] = None,
+                      sample_weight: Optional[ArrayLike] = None,
+                      return_dict: bool = False) -> Logs:
         """Loss (and metrics) of one batch in inference mode; see :meth:`evaluate`."""
         self._require_compiled("test_on_batch")
         x, y, w = self._prepare_xy(x, y, sample_weight)
@@ -664,7 +696,7 @@ class Trainer:
             metric.update_state(y, y_pred)
         return self._format_logs(self._logs(_single(value, len(x))), return_dict)
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: ModelInput) -> Any:
         """Outputs for one batch, in one forward pass (inference mode)."""
         x = self._prepare_x(x)
         return np.array(self._forward(x, training=False), dtype=self.dtype, copy=True)
