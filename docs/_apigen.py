@@ -16,7 +16,7 @@ PUBLIC_MODULES = [
     "pyconv.optimizers", "pyconv.losses", "pyconv.metrics", "pyconv.callbacks",
     "pyconv.estimators", "pyconv.transformers", "pyconv.image", "pyconv.plotting",
     "pyconv.utils", "pyconv.activations", "pyconv.initializers",
-    "pyconv.regularizers", "pyconv.saving",
+    "pyconv.regularizers", "pyconv.saving", "pyconv.export",
 ]
 
 

@@ -35,6 +35,7 @@ _check_built()
 
 from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads
+from .export import export_onnx
 from .models import Sequential, load_model
 
 # Names whose modules import scikit-learn (about 1 s): loaded on first use so
@@ -68,6 +69,7 @@ __all__ = [
     "CNNRegressor",
     "Sequential",
     "load_model",
+    "export_onnx",
     "FilterBankTransformer",
     "functional",
     "image",

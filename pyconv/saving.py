@@ -196,7 +196,9 @@ def _check_suffix(path):
         if lowered.endswith(suffix):
             fail(ValueError, "filepath", f"a path without the suffix {suffix!r}, which "
                  f"names {owner}: pyconv writes its own format (a zip of config.json and "
-                 f".npy arrays) that they cannot read; use '.pyconv'", repr(path))
+                 f".npy arrays) that they cannot read; use '.pyconv'"
+                 + (" (for an ONNX file: model.export(path, format='onnx'))"
+                    if suffix == ".onnx" else ""), repr(path))
 
 
 def _write_archive(path, config, arrays):

@@ -704,6 +704,17 @@ class Trainer:
     def __call__(self, x):
         return self.predict_on_batch(x)
 
+    # ----------------------------------------------------------------- export
+    def export(self, filepath, format="onnx", **kwargs):
+        """Write the model for another runtime; ``format="onnx"`` is the one
+        format (see :func:`pyconv.export_onnx`, which takes the same ``opset=``).
+
+        Returns the path written.
+        """
+        from .export import export
+
+        return export(self, filepath, format=format, **kwargs)
+
 
 def _single(value, n):
     tracker = _Tracker()

@@ -35,6 +35,7 @@ PUBLIC_MODULES = [
     "pyconv.regularizers",
     "pyconv.saving",
     "pyconv.estimators",
+    "pyconv.export",
 ]
 
 # Gaps in files owned by other work items, reported to their owners. Strict:

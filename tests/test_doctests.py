@@ -7,7 +7,7 @@ import pytest
 
 import pyconv
 
-OPTIONAL = {"pyconv.plotting": "matplotlib", "pyconv.image": "PIL"}
+OPTIONAL = {"pyconv.plotting": "matplotlib", "pyconv.image": "PIL", "pyconv.export": "onnx"}
 
 
 def _modules():

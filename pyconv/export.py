@@ -1,0 +1,359 @@
+"""ONNX export: a built model as a standard ONNX graph.
+
+``export_onnx(model, path)`` (or ``model.export(path, format="onnx")``)
+writes one ONNX file that ONNX Runtime, or any runtime reading opset 17,
+runs without pyconv. The graph takes NCHW input with a free batch axis
+(``"batch"``) and computes what ``model.predict`` computes: inference mode,
+so Dropout is left out and BatchNormalization uses its moving statistics.
+
+Each pyconv layer class has one converter below; a layer without one
+(a custom layer, an activation defined outside pyconv) is refused with a
+``ValueError`` naming it, before anything is written. The ``onnx`` package
+is an optional extra: ``pip install "pyconv[onnx]"``. See `export_onnx`.
+"""
+import math
+import os
+
+import numpy as np
+
+from . import activations as _activations
+from ._validation import check_choice, check_int, fail
+
+__all__ = ["export_onnx", "OPSET"]
+
+#: The opset written unless a layer needs a newer one (circular padding: 19).
+OPSET = 17
+
+
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("ONNX export needs the optional `onnx` package: "
+                          "pip install 'pyconv[onnx]' (or pip install onnx)") from exc
+    return onnx
+
+
+class _GraphBuilder:
+    """Collects nodes and constant tensors under unique names."""
+
+    def __init__(self, onnx, dtype):
+        self.onnx = onnx
+        self.dtype = np.dtype(dtype)
+        self.nodes = []
+        self.initializers = []
+        self.opset = OPSET
+        self._names = set()
+
+    def name(self, hint):
+        base, k = hint, 1
+        while hint in self._names:
+            hint = f"{base}_{k}"
+            k += 1
+        self._names.add(hint)
+        return hint
+
+    def const(self, hint, value, dtype=None):
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        name = self.name(hint)
+        self.initializers.append(self.onnx.numpy_helper.from_array(
+            np.ascontiguousarray(array), name))
+        return name
+
+    def scalar(self, hint, value):
+        return self.const(hint, np.array(value))
+
+    def node(self, op, inputs, hint, **attributes):
+        output = self.name(hint)
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [output],
+                                                     name=output, **attributes))
+        return output
+
+
+# ------------------------------------------------------------------ activations
+def _activation(b, act, x, hint, owner):
+    """Emit ``act`` applied to ``x``; return the output name."""
+    kind = type(act)
+    if kind is _activations._Linear:
+        return x
+    if kind is _activations._ReLU:
+        return b.node("Relu", [x], hint)
+    if kind is _activations._Sigmoid:
+        return b.node("Sigmoid", [x], hint)
+    if kind is _activations._Tanh:
+        return b.node("Tanh", [x], hint)
+    if kind is _activations._Softmax:
+        return b.node("Softmax", [x], hint, axis=int(act.axis))
+    if kind is _activations._LeakyReLU:
+        return b.node("LeakyRelu", [x], hint, alpha=float(act.negative_slope))
+    if kind is _activations._ELU:
+        return b.node("Elu", [x], hint, alpha=float(act.alpha))
+    if kind is _activations._Swish:
+        return b.node("Mul", [x, b.node("Sigmoid", [x], hint + "_sigmoid")], hint)
+    if kind is _activations._GELU:
+        half = b.node("Mul", [x, b.scalar(hint + "_half", 0.5)], hint + "_halfx")
+        if act.approximate:
+            cube = b.node("Mul", [b.node("Mul", [x, x], hint + "_sq"), x], hint + "_cube")
+            inner = b.node("Add", [x, b.node("Mul", [cube, b.scalar(hint + "_k", 0.044715)],
+                                             hint + "_kcube")], hint + "_inner")
+            scaled = b.node("Mul", [inner, b.scalar(hint + "_c", math.sqrt(2 / math.pi))],
+                            hint + "_scaled")
+            gate = b.node("Tanh", [scaled], hint + "_tanh")
+        else:
+            scaled = b.node("Div", [x, b.scalar(hint + "_sqrt2", math.sqrt(2))], hint + "_div")
+            gate = b.node("Erf", [scaled], hint + "_erf")
+        one_plus = b.node("Add", [gate, b.scalar(hint + "_one", 1.0)], hint + "_gate")
+        return b.node("Mul", [half, one_plus], hint)
+    fail(ValueError, "model", f"layers whose activations ONNX export knows (linear, relu, "
+         f"sigmoid, tanh, softmax, leaky_relu, elu, gelu, swish); layer {owner.name!r} "
+         f"({type(owner).__name__}) uses", repr(act))
+
+
+# ------------------------------------------------------------------- converters
+def _conv2d(b, layer, x, shape):
+    (top, bottom), (left, right) = (layer._pads if layer._pads is not None
+                                    else layer.explicit_padding(shape))
+    hint = layer.name
+    if layer.padding_mode != "zeros" and top + bottom + left + right:
+        mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[layer.padding_mode]
+        if mode == "wrap":
+            b.opset = max(b.opset, 19)
+        pads = b.const(hint + "_pads", [0, 0, top, left, 0, 0, bottom, right], np.int64)
+        x = b.node("Pad", [x, pads], hint + "_pad", mode=mode)
+        top = bottom = left = right = 0
+    inputs = [x, b.const(hint + "_kernel", layer.kernel)]
+    if layer.use_bias:
+        inputs.append(b.const(hint + "_bias", layer.bias))
+    y = b.node("Conv", inputs, hint + "_conv", kernel_shape=list(layer.kernel_size),
+               strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=[top, left, bottom, right], group=int(layer.groups))
+    return _activation(b, layer.activation, y, hint, layer)
+
+
+def _dense(b, layer, x, shape):
+    inputs = [x, b.const(layer.name + "_kernel", layer.kernel)]
+    if layer.use_bias:
+        inputs.append(b.const(layer.name + "_bias", layer.bias))
+    y = b.node("Gemm", inputs, layer.name + "_gemm")
+    return _activation(b, layer.activation, y, layer.name, layer)
+
+
+def _pool_pads(layer, shape):
+    (top, bottom), (left, right) = (layer._pads if layer._pads is not None
+                                    else layer.explicit_padding(shape))
+    return [top, left, bottom, right]
+
+
+def _max_pool(b, layer, x, shape):
+    return b.node("MaxPool", [x], layer.name, kernel_shape=list(layer.pool_size),
+                  strides=list(layer.strides), pads=_pool_pads(layer, shape))
+
+
+def _avg_pool(b, layer, x, shape):
+    # count_include_pad=0: a window averages its real inputs only, as the layer.
+    return b.node("AveragePool", [x], layer.name, kernel_shape=list(layer.pool_size),
+                  strides=list(layer.strides), pads=_pool_pads(layer, shape),
+                  count_include_pad=0)
+
+
+def _global_pool(op):
+    def convert(b, layer, x, shape):
+        y = b.node(op, [x], layer.name + ("" if layer.keepdims else "_keepdims"))
+        return y if layer.keepdims else b.node("Flatten", [y], layer.name, axis=1)
+    return convert
+
+
+def _batch_norm(b, layer, x, shape):
+    axis = layer._feature_axis(shape)
+    features = shape[axis - 1]
+    gamma = layer.gamma if layer.gamma is not None else np.ones(features)
+    beta = layer.beta if layer.beta is not None else np.zeros(features)
+    if axis == 1:
+        return b.node("BatchNormalization",
+                      [x, b.const(layer.name + "_gamma", gamma),
+                       b.const(layer.name + "_beta", beta),
+                       b.const(layer.name + "_mean", layer.moving_mean),
+                       b.const(layer.name + "_variance", layer.moving_variance)],
+                      layer.name, epsilon=float(layer.epsilon))
+    # Another feature axis: the same affine map, y = x * scale + shift.
+    t = layer.dtype.type
+    scale = gamma / np.sqrt(layer.moving_variance + t(layer.epsilon))
+    shift = beta - layer.moving_mean * scale
+    param_shape = [1] * (len(shape) + 1)
+    param_shape[axis] = features
+    y = b.node("Mul", [x, b.const(layer.name + "_scale", scale.reshape(param_shape))],
+               layer.name + "_mul")
+    return b.node("Add", [y, b.const(layer.name + "_shift", shift.reshape(param_shape))],
+                  layer.name)
+
+
+def _relu_layer(b, layer, x, shape):
+    if layer._plain:
+        return b.node("Relu", [x], layer.name)
+    hint = layer.name
+    threshold = b.scalar(hint + "_threshold", layer.threshold)
+    if layer.negative_slope == 0:
+        below = b.scalar(hint + "_zero", 0.0)
+    else:
+        shifted = b.node("Sub", [x, threshold], hint + "_shifted")
+        below = b.node("Mul", [shifted, b.scalar(hint + "_slope", layer.negative_slope)],
+                       hint + "_below")
+    above = b.node("GreaterOrEqual", [x, threshold], hint + "_above")
+    y = b.node("Where", [above, x, below], hint + ("_where" if layer.max_value is not None
+                                                    else ""))
+    if layer.max_value is None:
+        return y
+    return b.node("Min", [y, b.scalar(hint + "_max", layer.max_value)], hint)
+
+
+def _flatten(b, layer, x, shape):
+    return b.node("Flatten", [x], layer.name, axis=1)
+
+
+def _reshape(b, layer, x, shape):
+    target = b.const(layer.name + "_shape", (0,) + tuple(layer.compute_output_shape(shape)),
+                     np.int64)
+    return b.node("Reshape", [x, target], layer.name)
+
+
+def _activation_layer(b, layer, x, shape):
+    return _activation(b, layer.activation, x, layer.name, layer)
+
+
+def _softmax_layer(b, layer, x, shape):
+    return b.node("Softmax", [x], layer.name, axis=int(layer.axis))
+
+
+def _identity(b, layer, x, shape):
+    return x
+
+
+def _converters():
+    from . import layers as L
+
+    return {
+        L.Conv2D: _conv2d,
+        L.Dense: _dense,
+        L.MaxPool2D: _max_pool,
+        L.AvgPool2D: _avg_pool,
+        L.GlobalAvgPool2D: _global_pool("GlobalAveragePool"),
+        L.GlobalMaxPool2D: _global_pool("GlobalMaxPool"),
+        L.BatchNormalization: _batch_norm,
+        L.ReLU: _relu_layer,
+        L.Activation: _activation_layer,
+        L.Softmax: _softmax_layer,
+        L.Flatten: _flatten,
+        L.Reshape: _reshape,
+        L.Dropout: _identity,       # identity at inference
+        L.Input: _identity,
+    }
+
+
+def _steps(model):
+    """``(layer, sample input shape)`` in order, for a linear stack."""
+    shape = tuple(model._input_shape)
+    for layer in model.layers:
+        yield layer, shape
+        shape = tuple(layer.compute_output_shape(shape))
+
+
+def _converter_for(layer, table):
+    converter = table.get(type(layer))
+    if converter is None:
+        fail(ValueError, "model", "made of layers ONNX export knows (pyconv's built-in "
+             f"layers: {', '.join(sorted(cls.__name__ for cls in table))}); layer "
+             f"{layer.name!r} is a", type(layer).__name__)
+    return converter
+
+
+def export_onnx(model, path, opset=None):
+    """Write ``model`` as an ONNX file that computes ``model.predict``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    path : str or path-like
+        Where to write (the usual suffix is ``.onnx``).
+    opset : int, optional
+        The ONNX opset to declare, at least 17 (the default) and at least
+        19 when a convolution uses ``padding_mode="circular"``.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ImportError
+        Without the ``onnx`` package (``pip install "pyconv[onnx]"``).
+    ValueError
+        For an unbuilt model or a layer ONNX export does not know (named).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import onnx
+    >>> import pyconv
+    >>> from pyconv import layers
+    >>> model = pyconv.Sequential([
+    ...     layers.Conv2D(4, 3, activation="relu", input_shape=(1, 8, 8)),
+    ...     layers.BatchNormalization(), layers.Flatten(), layers.Dropout(0.5),
+    ...     layers.Dense(2, activation="softmax")], seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     graph = onnx.load(pyconv.export_onnx(model, os.path.join(tmp, "m.onnx"))).graph
+    >>> [node.op_type for node in graph.node]
+    ['Conv', 'Relu', 'BatchNormalization', 'Flatten', 'Gemm', 'Softmax']
+    >>> [dim.dim_param or dim.dim_value for dim in graph.input[0].type.tensor_type.shape.dim]
+    ['batch', 1, 8, 8]
+
+    ONNX Runtime (``onnxruntime.InferenceSession(path).run(None, {"input": x})``)
+    then returns ``model.predict(x)`` to float32 rounding.
+    """
+    onnx = _require_onnx()
+    if not getattr(model, "built", False):
+        fail(ValueError, "model", "a built model (build it, or give the first layer "
+             "input_shape=, before exporting)", repr(model))
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if opset is not None:
+        opset = check_int(opset, "opset", min_value=OPSET)
+    table = _converters()
+    steps = list(_steps(model))
+    converters = [_converter_for(layer, table) for layer, _ in steps]
+    b = _GraphBuilder(onnx, model.dtype)
+    elem = onnx.helper.np_dtype_to_tensor_dtype(b.dtype)
+    x = "input"
+    b._names.add(x)
+    for (layer, shape), convert in zip(steps, converters):
+        x = convert(b, layer, x, shape)
+    if opset is not None and opset < b.opset:
+        fail(ValueError, "opset", f"at least {b.opset} for this model (circular padding "
+             "needs Pad's wrap mode)", opset)
+    b._names.add("output")
+    if x == "input":                       # nothing but Dropout: y = x
+        output = b.node("Identity", [x], "output")
+    else:                                  # the last node writes "output"
+        last = next(node for node in b.nodes if node.output[0] == x)
+        last.output[0] = output = "output"
+    graph = onnx.helper.make_graph(
+        b.nodes, model.name,
+        [onnx.helper.make_tensor_value_info("input", elem,
+                                            ["batch"] + list(model._input_shape))],
+        [onnx.helper.make_tensor_value_info(output, elem,
+                                            ["batch"] + list(model._output_shape))],
+        initializer=b.initializers)
+    proto = onnx.helper.make_model(
+        graph, producer_name="pyconv",
+        opset_imports=[onnx.helper.make_opsetid("", opset or b.opset)])
+    onnx.checker.check_model(proto)
+    onnx.save(proto, path)
+    return path
+
+
+def export(model, path, format="onnx", **kwargs):
+    """``model.export(path, format="onnx")``: see `export_onnx`."""
+    check_choice(format, "format", ("onnx",))
+    return export_onnx(model, path, **kwargs)

@@ -1,0 +1,164 @@
+"""ONNX export: every layer type, run by ONNX Runtime, matches ``model.predict``."""
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _randomize(model, rng):
+    """Non-trivial weights everywhere (biases, BN statistics included)."""
+    weights = []
+    for layer in model.layers:
+        for name, w in zip(layer.weight_names, layer.get_weights()):
+            if name == "moving_variance":
+                weights.append(rng.uniform(0.5, 2.0, w.shape).astype(w.dtype))
+            else:
+                weights.append(rng.normal(0, 0.5, w.shape).astype(w.dtype))
+    model.set_weights(weights)
+
+
+def _run_onnx(path, x):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _round_trip(model, x, tmp_path):
+    path = model.export(tmp_path / "model.onnx", format="onnx")
+    onnx.checker.check_model(onnx.load(path))
+    expected = model.predict(x, verbose=0)
+    actual = _run_onnx(path, x)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+CASES = {
+    "conv_valid": lambda: [layers.Conv2D(4, 3)],
+    "conv_same_stride2_relu": lambda: [layers.Conv2D(5, 3, strides=2, padding="same",
+                                                     activation="relu")],
+    "conv_same_even_kernel": lambda: [layers.Conv2D(3, 4, padding="same")],
+    "conv_int_padding_no_bias": lambda: [layers.Conv2D(4, (3, 5), padding=(2, 1),
+                                                       use_bias=False)],
+    "conv_dilation": lambda: [layers.Conv2D(4, 3, dilation_rate=2, padding="same",
+                                            activation="tanh")],
+    "conv_groups": lambda: [layers.Conv2D(6, 3, groups=3, activation="sigmoid")],
+    "conv_depthwise": lambda: [layers.Conv2D(3, 3, groups=3, padding="same")],
+    "conv_depthwise_stride2": lambda: [layers.Conv2D(6, 3, strides=2, groups=3)],
+    "conv_reflect": lambda: [layers.Conv2D(4, 3, padding="same", padding_mode="reflect")],
+    "conv_replicate": lambda: [layers.Conv2D(4, 3, padding=2, padding_mode="replicate")],
+    "conv_circular": lambda: [layers.Conv2D(4, 3, padding="same", padding_mode="circular")],
+    "conv_activations": lambda: [
+        layers.Conv2D(4, 3, padding="same", activation="leaky_relu"),
+        layers.Conv2D(4, 3, padding="same", activation="elu"),
+        layers.Conv2D(4, 3, padding="same", activation="gelu"),
+        layers.Conv2D(4, 3, padding="same", activation="swish"),
+        layers.Conv2D(4, 1, activation="softmax")],
+    "maxpool": lambda: [layers.MaxPool2D()],
+    "maxpool_stride_overlap": lambda: [layers.MaxPool2D(3, strides=2)],
+    "maxpool_same": lambda: [layers.MaxPool2D(3, strides=2, padding="same")],
+    "avgpool": lambda: [layers.AvgPool2D()],
+    "avgpool_same_asymmetric": lambda: [layers.AvgPool2D(2, strides=2, padding="same")],
+    "avgpool_same_3": lambda: [layers.AvgPool2D(3, strides=1, padding="same")],
+    "global_avg": lambda: [layers.GlobalAvgPool2D()],
+    "global_avg_keepdims": lambda: [layers.GlobalAvgPool2D(keepdims=True)],
+    "global_max": lambda: [layers.GlobalMaxPool2D()],
+    "global_max_keepdims": lambda: [layers.GlobalMaxPool2D(keepdims=True)],
+    "batchnorm_channels": lambda: [layers.Conv2D(4, 3), layers.BatchNormalization()],
+    "batchnorm_no_scale_center": lambda: [layers.BatchNormalization(center=False,
+                                                                    scale=False)],
+    "batchnorm_last_axis": lambda: [layers.BatchNormalization(axis=-1)],
+    "batchnorm_dense": lambda: [layers.Flatten(), layers.Dense(6),
+                                layers.BatchNormalization()],
+    "dropout_removed": lambda: [layers.Conv2D(4, 3), layers.Dropout(0.5)],
+    "relu_layer": lambda: [layers.ReLU()],
+    "relu_layer_general": lambda: [layers.ReLU(max_value=0.8, negative_slope=0.1,
+                                               threshold=0.2)],
+    "activation_layers": lambda: [layers.Activation("relu"), layers.Activation("tanh"),
+                                  layers.Activation("gelu")],
+    "activation_softmax_channels": lambda: [layers.Activation("softmax")],
+    "softmax_last_axis": lambda: [layers.Softmax()],
+    "softmax_axis_1": lambda: [layers.Softmax(axis=1)],
+    "flatten_dense": lambda: [layers.Flatten(), layers.Dense(7, activation="relu"),
+                              layers.Dense(3, activation="softmax")],
+    "dense_no_bias": lambda: [layers.Flatten(), layers.Dense(5, use_bias=False)],
+    "reshape": lambda: [layers.Reshape((3, -1)), layers.Softmax()],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layer_round_trip(case, rng, tmp_path):
+    model = pyconv.Sequential([layers.Input((3, 9, 10))] + CASES[case](), seed=0)
+    _randomize(model, rng)
+    x = rng.normal(size=(5, 3, 9, 10)).astype(np.float32)
+    _round_trip(model, x, tmp_path)
+
+
+def test_lenet_round_trip_and_batch_is_free(rng, tmp_path):
+    model = pyconv.Sequential([
+        layers.Conv2D(6, 5, padding="same", activation="relu", input_shape=(1, 28, 28)),
+        layers.MaxPool2D(), layers.Conv2D(16, 5, activation="relu"), layers.MaxPool2D(),
+        layers.Flatten(), layers.Dense(120, activation="relu"),
+        layers.Dense(84, activation="relu"), layers.Dropout(0.2),
+        layers.Dense(10, activation="softmax")], seed=0)
+    path = pyconv.export_onnx(model, tmp_path / "lenet.onnx")
+    for n in (1, 7):
+        x = rng.normal(size=(n, 1, 28, 28)).astype(np.float32)
+        np.testing.assert_allclose(_run_onnx(path, x), model.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-5)
+    graph = onnx.load(path).graph
+    assert "Dropout" not in {node.op_type for node in graph.node}
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert onnx.load(path).opset_import[0].version >= 17
+
+
+def test_custom_layer_is_refused_by_name(tmp_path):
+    class Doubler(layers.Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+
+    model = pyconv.Sequential([layers.Flatten(input_shape=(2, 3, 3)),
+                               Doubler(name="doubler")])
+    with pytest.raises(ValueError, match="'doubler'.*Doubler"):
+        model.export(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_custom_activation_is_refused_by_name(tmp_path):
+    class Square(pyconv.activations.ActivationFunction):
+        name = "square"
+
+        def forward(self, x, out=None):
+            return np.square(x, out=out)
+
+    model = pyconv.Sequential([layers.Dense(2, activation=Square(), input_shape=(3,),
+                                            name="squares")])
+    with pytest.raises(ValueError, match="'squares'"):
+        pyconv.export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_bad_arguments(tmp_path):
+    model = pyconv.Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match="format"):
+        model.export(tmp_path / "m.onnx", format="tf_saved_model")
+    with pytest.raises(ValueError, match="opset"):
+        model.export(tmp_path / "m.onnx", opset=11)
+    circular = pyconv.Sequential([layers.Conv2D(2, 3, padding="same", padding_mode="circular",
+                                                input_shape=(1, 5, 5))])
+    with pytest.raises(ValueError, match="opset"):
+        circular.export(tmp_path / "c.onnx", opset=18)
+    with pytest.raises(ValueError, match="built"):
+        pyconv.export_onnx(pyconv.Sequential([layers.Dense(2)]), tmp_path / "m.onnx")
+
+
+def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    model = pyconv.Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ImportError, match=r"pyconv\[onnx\]"):
+        model.export(tmp_path / "m.onnx")
