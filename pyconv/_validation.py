@@ -7,6 +7,7 @@ and shapes. Nothing here is called from kernels.
 import numbers
 import operator
 import warnings
+from typing import NoReturn
 
 import numpy as np
 
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 
-def fail(exc_type, name, expected, got):
+def fail(exc_type: "type[Exception]", name: str, expected: str, got: object) -> NoReturn:
     """Raise ``exc_type`` with the one message shape used across pyconv."""
     raise exc_type(f"`{name}` must be {expected}; got {got}.")
 

@@ -11,8 +11,12 @@ Examples
 >>> model.count_params()
 785000
 """
+from __future__ import annotations
+
 import inspect
 import math
+import os
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -20,6 +24,11 @@ from . import saving
 from ._validation import check_int, fail
 from .training import Trainer
 from .utils import _model_generator
+
+if TYPE_CHECKING:
+    from .layers import Layer
+
+PathLike = Union[str, bytes, "os.PathLike[str]"]
 
 __all__ = ["Sequential", "load_model"]
 
@@ -123,14 +132,15 @@ class Sequential(Trainer):
     (2, 3)
     """
 
-    def __init__(self, layers=None, name=None, seed=None):
+    def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None,
+                 seed: Optional[int] = None) -> None:
         if name is not None and not isinstance(name, str):
             fail(TypeError, "name", "a str", repr(name))
         self.name = name if name is not None else _unique_name("sequential")
         self.seed = seed
         self._rng = _model_generator(seed)
-        self._layers = []
-        self._input_shape = None
+        self._layers: List[Layer] = []
+        self._input_shape: Optional[Tuple[int, ...]] = None
         self._output_shape = None
         self.built = False
         self.compiled = False
@@ -148,7 +158,7 @@ class Sequential(Trainer):
                 self.add(layer)
 
     # --------------------------------------------------------------- structure
-    def add(self, layer):
+    def add(self, layer: Layer) -> None:
         """Append ``layer`` (an ``Input`` may only come first)."""
         if _is_input_layer(layer):
             if self._layers or self._input_shape is not None:
@@ -174,7 +184,7 @@ class Sequential(Trainer):
             self._input_shape = tuple(layer.input_shape)
             self.build()
 
-    def pop(self):
+    def pop(self) -> Layer:
         """Remove and return the last layer."""
         if not self._layers:
             raise TypeError("There are no layers in the model.")
@@ -194,7 +204,7 @@ class Sequential(Trainer):
                  f"a layer built for {tuple(layer.input_shape)}")
         return tuple(layer.compute_output_shape(tuple(shape)))
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         """Create the weights of every layer for inputs of ``input_shape``.
 
         Parameters
@@ -222,7 +232,7 @@ class Sequential(Trainer):
         self.built = True
 
     @property
-    def layers(self):
+    def layers(self) -> List[Layer]:
         """The layers, in order (an ``Input`` is not listed, as in Keras 3)."""
         return list(self._layers)
 
@@ -232,16 +242,16 @@ class Sequential(Trainer):
         return self._layers[0].dtype if self._layers else np.dtype(np.float32)
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None, *shape)`` once built."""
         return None if self._input_shape is None else (None,) + tuple(self._input_shape)
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None, *shape)`` once built."""
         return None if self._output_shape is None else (None,) + tuple(self._output_shape)
 
-    def get_layer(self, name=None, index=None):
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """Return a layer by ``name`` or by ``index`` (exactly one of them)."""
         if (name is None) == (index is None):
             fail(ValueError, "name, index", "exactly one of them", (name, index))
@@ -277,11 +287,11 @@ class Sequential(Trainer):
     def non_trainable_weights(self):
         return [w for layer in self._layers for w in layer.non_trainable_weights]
 
-    def get_weights(self):
+    def get_weights(self) -> List[np.ndarray]:
         """Copies of all weight arrays, layer by layer."""
         return [w.copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[Any]) -> None:
         """Set all weights from a list like :meth:`get_weights` (checked)."""
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self._layers)
@@ -293,13 +303,14 @@ class Sequential(Trainer):
             layer.set_weights(weights[start:start + count])
             start += count
 
-    def count_params(self):
+    def count_params(self) -> int:
         """Number of scalars in all weights."""
         self._require_built("count_params()")
         return int(sum(layer.count_params() for layer in self._layers))
 
     # ----------------------------------------------------------------- summary
-    def summary(self, line_length=None, print_fn=None):
+    def summary(self, line_length: Optional[int] = None,
+                print_fn: Optional[Callable[[str], Any]] = None) -> None:
         """Print a Keras-style table of layers, output shapes, parameters and FLOPs.
 
         Parameters
@@ -368,7 +379,7 @@ class Sequential(Trainer):
             emit(line)
 
     # ------------------------------------------------------------------ config
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """JSON-friendly description of the architecture (no weights)."""
         return {
             "name": self.name,
@@ -428,7 +439,7 @@ class Sequential(Trainer):
                              f"{max_params} allows (raise max_params for a model you trust)")
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, include_optimizer=True):
+    def save(self, filepath: PathLike, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings (and optimizer state).
 
         One zip file holding ``config.json`` and ``.npy`` weights; no pickle.
@@ -436,11 +447,11 @@ class Sequential(Trainer):
         """
         saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: PathLike) -> None:
         """Save the weights only (same file format)."""
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: PathLike) -> None:
         """Load weights saved by :meth:`save_weights` or :meth:`save` (checked)."""
         saving.load_weights(self, filepath)
 
@@ -448,7 +459,8 @@ class Sequential(Trainer):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"
 
 
-def load_model(filepath, custom_objects=None, compile=True, max_params=saving.MAX_PARAMS):
+def load_model(filepath: PathLike, custom_objects: Optional[Mapping[str, Any]] = None,
+               compile: bool = True, max_params: int = saving.MAX_PARAMS) -> Sequential:
     """Load a model saved by :meth:`Sequential.save`.
 
     Parameters
