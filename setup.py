@@ -22,10 +22,25 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_openmp_helpers", "conv", "pool"]
-# Kernels built a second time with AVX2+FMA code generation; the Python side
-# picks the build matching the CPU at import time (runtime dispatch).
-SIMD_VARIANTS = {"conv": ["avx2"], "pool": ["avx2"]}
-SIMD_FLAGS = {"avx2": ["-mavx2", "-mfma"]}
+# Kernels built again with wider code generation (a thin `<name>_<variant>.pyx`
+# that includes `<name>.pyx`); pyconv/_dispatch.py picks the widest build the
+# CPU and OS run, at the first kernel call (runtime dispatch).
+SIMD_VARIANTS = {"conv": ["avx2", "avx512"], "pool": ["avx2", "avx512"]}
+SIMD_FLAGS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma"],
+}
+# A translation unit each variant's flags must compile: it uses an
+# instruction of every extension the flags enable.
+SIMD_PROBES = {
+    "avx2": "__m256 a = _mm256_setzero_ps(); a = _mm256_fmadd_ps(a, a, a);"
+            "return (int)_mm256_cvtss_f32(a);",
+    "avx512": "__m512 a = _mm512_setzero_ps(); a = _mm512_fmadd_ps(a, a, a);"
+              "__m512i b = _mm512_abs_epi8(_mm512_castps_si512(a));"     # BW
+              "__m256 c = _mm512_extractf32x8_ps(_mm512_castsi512_ps(b), 1);"  # DQ
+              "__mmask8 k = _mm256_cmp_ps_mask(c, c, _CMP_EQ_OQ);"      # VL
+              "return (int)k + (int)_mm512_reduce_add_ps(a);",
+}
 
 DEBUG = os.environ.get("PYCONV_CYTHON_DEBUG", "0") == "1"
 DIRECTIVES = {
@@ -92,14 +107,13 @@ def _openmp_flags(compiler):
     return None
 
 
-def _simd_supported(compiler, flags):
+def _simd_supported(compiler, variant):
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "test_simd.c")
         with open(src, "w") as f:
-            f.write("#include <immintrin.h>\nint main(void){__m256 a=_mm256_setzero_ps();"
-                    "a=_mm256_fmadd_ps(a,a,a);return (int)_mm256_cvtss_f32(a);}\n")
+            f.write("#include <immintrin.h>\nint main(void){" + SIMD_PROBES[variant] + "}\n")
         try:
-            compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+            compiler.compile([src], output_dir=tmp, extra_postargs=SIMD_FLAGS[variant])
         except Exception:  # distutils raises several error types here
             return False
     return True
@@ -123,15 +137,16 @@ class BuildExt(build_ext):
         else:
             cflags, lflags = openmp
         is_msvc = self.compiler.compiler_type == "msvc"
-        simd_ok = {name: (not is_msvc) and _simd_supported(self.compiler, f)
-                   for name, f in SIMD_FLAGS.items()}
+        simd_ok = {name: (not is_msvc) and _simd_supported(self.compiler, name)
+                   for name in SIMD_FLAGS}
         kept = []
         for ext in self.extensions:
             variant = getattr(ext, "_pyconv_simd", None)
             if variant is not None:
                 if not simd_ok[variant]:
-                    print(f"pyconv: skipping {ext.name} (compiler lacks {variant})",
-                          file=sys.stderr)
+                    print(f"pyconv: skipping {ext.name}: the compiler cannot build "
+                          f"{variant} code ({' '.join(SIMD_FLAGS[variant])}); the "
+                          f"{variant} path will be unavailable", file=sys.stderr)
                     continue
                 ext.extra_compile_args += SIMD_FLAGS[variant]
             ext.extra_compile_args += cflags

@@ -1,8 +1,9 @@
-"""The GEMM ceiling: pyconv's own packed SGEMM (the AVX2+FMA build's
-_kernels/_gemm.h) beside numpy's BLAS (OpenBLAS), one thread each, on the
-products the convolutions of ``python -m pyconv bench`` run, interleaved,
-medians. Prints GFLOP/s and % of the FMA peak measured by the same probe
-the conv benchmark uses. This is the roofline for the im2col + GEMM
+"""The GEMM ceiling: pyconv's own packed SGEMMs (_kernels/_gemm.h, the
+AVX2+FMA 6x16 and the AVX-512 12x32 micro-kernel, each build this CPU runs)
+beside numpy's BLAS (OpenBLAS), one thread each, on the products the
+convolutions of ``python -m pyconv bench`` run, interleaved, medians. Prints
+GFLOP/s and % of the widest FMA peak, measured by the same probe the conv
+benchmark uses. This is the roofline for the im2col + GEMM
 layers (pw1x1, strided): a convolution built on a GEMM cannot beat it.
 
     python benchmarks/bench_gemm.py
@@ -51,29 +52,34 @@ def main(argv=None):
     argparse.ArgumentParser(prog="python benchmarks/bench_gemm.py", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter
                             ).parse_args(argv)
-    kernels = _dispatch.kernels("conv")
-    if not kernels.has_own_sgemm():
-        print("this build has no own SGEMM (not an AVX2+FMA CPU): nothing to compare")
+    levels = [level for level in _dispatch.usable_levels()
+              if _dispatch.kernels("conv", level).has_own_sgemm()]
+    if not levels:
+        print("this CPU runs no build with an own SGEMM (no AVX2+FMA): nothing to compare")
         return
     peak, source = peak_gflops(1)
     rng = np.random.default_rng(0)
-    print(f"1 thread, peak {peak:.1f} GFLOP/s ({source}); medians, interleaved")
-    print(f"{'product':<24} {'m x n x k':>16} {'pyconv GFLOP/s':>16} {'numpy GFLOP/s':>15}")
+    print(f"1 thread, peak {peak:.1f} GFLOP/s ({source}); GFLOP/s (% of peak), "
+          "medians, interleaved")
+    columns = [f"pyconv {level}" for level in levels] + ["numpy"]
+    print(f"{'product':<24} {'m x n x k':>16}" + "".join(f" {c:>16}" for c in columns))
     with threadpool_limits(1, user_api="blas"):
         for name, m, n, k, ta, tb in PRODUCTS:
             a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
             b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
             c = np.empty((m, n), np.float32)
             op_a, op_b = (a.T if ta else a), (b.T if tb else b)
-            ours, theirs = [], []
-            for _ in range(3):   # interleave the two, three rounds
-                ours.append(_median_s(lambda: kernels.own_sgemm(a, b, c, ta, tb)))
-                theirs.append(_median_s(lambda: np.matmul(op_a, op_b, out=c)))
+            calls = [lambda sgemm=_dispatch.kernels("conv", level).own_sgemm:
+                     sgemm(a, b, c, ta, tb) for level in levels]
+            calls.append(lambda: np.matmul(op_a, op_b, out=c))
+            times = [[] for _ in calls]
+            for _ in range(3):   # interleave them, three rounds
+                for fn, ts in zip(calls, times):
+                    ts.append(_median_s(fn))
             flops = 2.0 * m * n * k
-            g_ours = flops / statistics.median(ours) * 1e-9
-            g_np = flops / statistics.median(theirs) * 1e-9
-            print(f"{name:<24} {f'{m}x{n}x{k}':>16} {g_ours:8.1f} ({100 * g_ours / peak:3.0f}%)"
-                  f" {g_np:8.1f} ({100 * g_np / peak:3.0f}%)")
+            cells = "".join(f" {g:9.1f} ({100 * g / peak:3.0f}%)"
+                            for g in (flops / statistics.median(ts) * 1e-9 for ts in times))
+            print(f"{name:<24} {f'{m}x{n}x{k}':>16}{cells}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,32 @@ __all__ = [
 ]
 
 
+def _simd_lines():
+    """show_config's lines on the SIMD path: which one runs, why, and what
+    the CPU, the OS and the build offer."""
+    from . import _dispatch
+    from ._kernels import _openmp_helpers as omp
+
+    features = omp.cpu_features()
+    cpu = " ".join(name for name in ("avx2", "fma", "avx512f", "avx512bw", "avx512dq",
+                                     "avx512vl") if features[name]) or "none of avx2/avx512"
+    saved = "zmm" if features["os_zmm"] else "ymm" if features["os_ymm"] else "no vector"
+    try:
+        level = _dispatch.simd_level()
+    except ValueError as error:
+        return [f"  simd:      ERROR: {error}"]
+    gemm = {"avx512": "pyconv's packed AVX-512 sgemm (12x32 tile)",
+            "avx2": "pyconv's packed AVX2+FMA sgemm (6x16 tile)"}
+    return [
+        f"  simd:      {level} ({_dispatch.simd_reason()})",
+        f"  cpu:       {cpu}; the OS saves {saved} state; usable paths: "
+        + ", ".join(_dispatch.usable_levels()),
+        "  gemm:      " + (gemm[level] + " for float32 with k >= 128; BLAS otherwise"
+                           if _dispatch.kernels("conv").has_own_sgemm()
+                           else "BLAS (scipy.linalg.cython_blas)"),
+    ]
+
+
 def show_config(file=None):
     """Print how this pyconv was built and how it will run.
 
@@ -103,7 +129,6 @@ def show_config(file=None):
     import platform
     import sys
 
-    from . import _dispatch
     from ._kernels import _openmp_helpers as omp
 
     runtime = "none"
@@ -122,11 +147,7 @@ def show_config(file=None):
         f"  python:    {sys.version.split()[0]} on {platform.machine()} {platform.system()}",
         f"  openmp:    {'on' if omp.openmp_enabled() else 'OFF (serial build)'}"
         + (f", version {omp.openmp_version()}, runtime {runtime}" if omp.openmp_enabled() else ""),
-        f"  simd:      {_dispatch.simd_level()} (cpu avx2+fma: "
-        f"{'yes' if omp.cpu_has_avx2_fma() else 'no'})",
-        f"  gemm:      "
-        + ("pyconv's packed AVX2+FMA sgemm (float32, k >= 128); BLAS otherwise"
-           if _dispatch.kernels("conv").has_own_sgemm() else "BLAS (scipy.linalg.cython_blas)"),
+        *_simd_lines(),
         f"  threads:   {get_num_threads()}",
     ]
     print("\n".join(lines), file=file)

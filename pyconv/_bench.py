@@ -29,23 +29,27 @@ CONV_SHAPES = {
 POOL_SHAPE = (64, 64, 32, 32)
 
 # FP32 FMA peak of the machine the issue's targets were set on (Zen 3,
-# ../shared/bench/ANCHORS.md): used only when the AVX2+FMA probe cannot run.
+# ../shared/bench/ANCHORS.md): used only when no FMA probe can run.
 # PEAK_GFLOPS_1T / PEAK_GFLOPS_2T override the measurement.
 PEAK_GFLOPS = {1: 98.4, 2: 194.8}
 
 
-def peak_gflops(n_threads):
+def peak_gflops(n_threads, level=None):
     """``(GFLOP/s, source)``: the FP32 FMA peak of this machine with
-    ``n_threads`` threads, measured by the kernels' FMA probe (12 independent
-    AVX2 FMA chains per thread, best of 3) unless set in the environment."""
+    ``n_threads`` threads and the vector width of SIMD path ``level`` (by
+    default the widest this CPU, OS and build run: 512-bit FMAs on an
+    AVX-512 CPU), measured by that build's FMA probe (12 independent FMA
+    chains per thread, best of many short runs) unless set in the
+    environment."""
     from . import _dispatch
 
     env = os.environ.get(f"PEAK_GFLOPS_{n_threads}T")
-    if env:
+    if env and level is None:
         return float(env), "from the environment"
-    measured = _dispatch.kernels("conv").fma_peak_gflops(n_threads)
+    level = _dispatch.usable_levels()[-1] if level is None else level
+    measured = _dispatch.kernels("conv", level).fma_peak_gflops(n_threads)
     if measured > 0:
-        return measured, "measured by the FMA probe"
+        return measured, f"{level} FMA probe"
     return PEAK_GFLOPS.get(n_threads, PEAK_GFLOPS[1] * n_threads), "reference machine's"
 
 
@@ -309,7 +313,8 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print, quick=F
 
     torch = _torch()
     rng = np.random.default_rng(0)
-    out(f"pyconv {pyconv.__version__}, simd {pyconv._dispatch.simd_level()}, "
+    out(f"pyconv {pyconv.__version__}, simd {pyconv._dispatch.simd_level()} "
+        f"({pyconv._dispatch.simd_reason()}), "
         f"torch {torch.__version__ if torch else 'not installed'}; medians of interleaved calls, "
         "float32; %pk = GFLOP/s / peak (fwd: direct-conv FLOPs, bwd: 2x); "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
@@ -318,7 +323,12 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print, quick=F
         if torch is not None:
             torch.set_num_threads(n_threads)
         peak, source = peak_gflops(n_threads)
-        out(f"\n== {n_threads} thread(s), peak {peak:.1f} GFLOP/s ({source}) ==")
+        running = pyconv._dispatch.simd_level()
+        line = f"\n== {n_threads} thread(s), %pk of the widest peak {peak:.1f} GFLOP/s ({source})"
+        if running != pyconv._dispatch.usable_levels()[-1]:
+            own, own_source = peak_gflops(n_threads, running)
+            line += f"; the running path's peak {own:.1f} GFLOP/s ({own_source})"
+        out(line + " ==")
         header = f"{'shape':<10} {'pyconv fwd':>15} {'pyconv bwd':>15}"
         if torch is not None:
             header += f" {'torch fwd':>10} {'torch bwd':>10} {'fwd ratio':>9} {'bwd ratio':>9} {'f+b ratio':>9}"

@@ -80,11 +80,14 @@ def test_show_config(capsys):
     out = capsys.readouterr().out
     assert f"pyconv {pyconv.__version__}" in out
     assert "openmp" in out.lower()
-    assert "simd" in out.lower()
     from pyconv import _dispatch
+    simd_line = [line for line in out.splitlines() if line.strip().startswith("simd:")]
+    assert simd_line and f"simd:      {_dispatch.simd_level()} (" in simd_line[0]
+    assert _dispatch.simd_reason() in simd_line[0]
     gemm_line = [line for line in out.splitlines() if line.strip().startswith("gemm:")]
     own = _dispatch.kernels("conv").has_own_sgemm()
-    assert gemm_line and ("AVX2+FMA sgemm" in gemm_line[0]) == own
+    names = {"avx2": "AVX2+FMA sgemm", "avx512": "AVX-512 sgemm"}
+    assert gemm_line and (names.get(_dispatch.simd_level(), "?") in gemm_line[0]) == own
     threads_line = [line for line in out.splitlines() if "threads" in line.lower()]
     assert threads_line and str(pyconv.get_num_threads()) in threads_line[0]
 

@@ -22,7 +22,7 @@ _INT_TYPES = {"int", "long", "Py_ssize_t", "size_t", "unsigned", "short"}
 _FLOAT_TYPES = {"float", "double", "floating"}
 RETURNS = {
     "openmp_enabled": "bool", "openmp_version": "int", "omp_get_max_threads": "int",
-    "omp_set_num_threads": "None", "threads_used": "int", "cpu_has_avx2_fma": "bool",
+    "omp_set_num_threads": "None", "threads_used": "int", "cpu_features": "dict[str, bool]",
     "has_own_sgemm": "bool", "has_direct_kernel": "bool", "packed_weight_size": "int",
     "winograd_workspace_size": "int", "fma_peak_gflops": "float", "own_sgemm": "int",
 }

@@ -1,4 +1,4 @@
-/* pyconv's own single-precision GEMM for the AVX2+FMA build.
+/* pyconv's own single-precision GEMM for the AVX2+FMA and AVX-512 builds.
  *
  *   C[m][n] = alpha * op(A)[m][k] @ op(B)[k][n] + beta * C  (+ bias[m]) (then max(0, .))
  *
@@ -16,11 +16,15 @@
  * both FMA pipes of Zen 3/4 and Haswell-class cores. k is cut into equal
  * blocks (576 -> 2 x 288): a B panel (<= 24 KiB) stays in L1 while the
  * micro-kernel walks the A panels of the block (<= 216 KiB) in L2.
+ * The AVX-512 build (-mavx512f) takes its micro-kernel, blocking and FMA
+ * probe from _gemm_avx512.h instead (12x32 tile, 24 zmm accumulators, NR=32
+ * panels, masked edges); packing and the blocked driver below serve both.
  *
  * The epilogue is fused: alpha, beta, a per-row bias and a ReLU are applied
  * while the accumulators are written, in one pass over C. beta == 0 never
- * reads C (it may hold garbage). Edges (m % 6, n % 16) go through a small
- * buffer, so the packed panels are zero-padded and the kernel never branches.
+ * reads C (it may hold garbage). The packed panels are zero-padded, so the
+ * micro-kernel never branches in its k loop; edges (m % MR, n % NR) go
+ * through a small buffer (AVX2) or masked stores (AVX-512).
  *
  * Pack buffers: one per thread, allocated on first use and kept (a
  * thread-local pointer), so repeated calls take no page faults -- the way a
@@ -43,17 +47,26 @@
 #include <immintrin.h>
 #define PYCONV_HAVE_SGEMM 1
 
+#if defined(__AVX512F__)
+#include "_gemm_avx512.h"
+#else
 #define PYCONV_MR 6
 #define PYCONV_NR 16
 #define PYCONV_KC 384
 #define PYCONV_MC 144
 #define PYCONV_NC 2048
+#endif
 
 #if defined(_MSC_VER)
 #define PYCONV_TLS __declspec(thread)
 #else
 #define PYCONV_TLS __thread
 #endif
+
+/* Row groups of eight in an A panel, and the floats pyconv_pack_a may
+ * write past the end of its panels (see there). */
+#define PYCONV_MR8 ((PYCONV_MR + 7) / 8)
+#define PYCONV_PACK_SLACK 8
 
 static PYCONV_TLS float *pyconv_gemm_buf = NULL;
 
@@ -107,20 +120,25 @@ static void pyconv_pack_a(int trans, const float *a, ptrdiff_t lda, ptrdiff_t i0
             for (r = 0; r < PYCONV_MR; r++)
                 rows[r] = a + (i0 + ib + (r < mr ? r : 0)) * lda + p0;
             if (mr == PYCONV_MR) {
-                /* Eight k at a time through a register transpose; each
-                 * 8-float store spills two zeros into the next k's slots,
-                 * which the next store overwrites (the buffer has slack). */
+                /* Eight k at a time through register transposes of eight
+                 * rows (the last group padded with zero rows); a group's
+                 * 8-float store spills zeros into the next group's or k's
+                 * slots, which the next store overwrites (hence the slack
+                 * of PYCONV_PACK_SLACK floats after a packed A). */
                 for (p = 0; p + 8 <= kc; p += 8) {
-                    __m256 r[8];
-                    for (r_ = 0; r_ < PYCONV_MR; r_++) r[r_] = _mm256_loadu_ps(rows[r_] + p);
-                    r[6] = r[7] = _mm256_setzero_ps();
-                    pyconv_transpose8(r);
-                    for (r_ = 0; r_ < 8; r_++) _mm256_storeu_ps(dst + r_ * PYCONV_MR, r[r_]);
+                    __m256 r[PYCONV_MR8][8];
+                    ptrdiff_t g;
+                    for (r_ = 0; r_ < 8 * PYCONV_MR8; r_++)
+                        r[r_ / 8][r_ % 8] = r_ < PYCONV_MR ? _mm256_loadu_ps(rows[r_] + p)
+                                                           : _mm256_setzero_ps();
+                    for (g = 0; g < PYCONV_MR8; g++) pyconv_transpose8(r[g]);
+                    for (r_ = 0; r_ < 8; r_++)
+                        for (g = 0; g < PYCONV_MR8; g++)
+                            _mm256_storeu_ps(dst + r_ * PYCONV_MR + 8 * g, r[g][r_]);
                     dst += 8 * PYCONV_MR;
                 }
                 for (; p < kc; p++) {
-                    dst[0] = rows[0][p]; dst[1] = rows[1][p]; dst[2] = rows[2][p];
-                    dst[3] = rows[3][p]; dst[4] = rows[4][p]; dst[5] = rows[5][p];
+                    for (r = 0; r < PYCONV_MR; r++) dst[r] = rows[r][p];
                     dst += PYCONV_MR;
                 }
             } else {
@@ -154,10 +172,9 @@ static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0
         for (p = 0; p < kc; p++) {
             const float *row = b + (p0 + p) * ldb + j0;
             float *d = dst + p * PYCONV_NR;
-            for (jb = 0; jb < nfull; jb += PYCONV_NR, d += kc * PYCONV_NR) {
-                _mm256_storeu_ps(d, _mm256_loadu_ps(row + jb));
-                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(row + jb + 8));
-            }
+            for (jb = 0; jb < nfull; jb += PYCONV_NR, d += kc * PYCONV_NR)
+                for (j = 0; j < PYCONV_NR; j += 8)
+                    _mm256_storeu_ps(d + j, _mm256_loadu_ps(row + jb + j));
             for (j = 0; nr && j < PYCONV_NR; j++) d[j] = j < nr ? row[nfull + j] : 0.0f;
         }
         return;
@@ -165,21 +182,19 @@ static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0
     for (jb = 0; jb < nc; jb += PYCONV_NR) {
         ptrdiff_t nr = nc - jb < PYCONV_NR ? nc - jb : PYCONV_NR;
         if (nr == PYCONV_NR) {
-            /* op(B)[p][j] = b[j * ldb + p]: two 8x8 register transposes per
-             * eight k, then the k left over one by one. */
+            /* op(B)[p][j] = b[j * ldb + p]: NR/8 8x8 register transposes
+             * per eight k, then the k left over one by one. */
             const float *src = b + (j0 + jb) * ldb + p0;
             for (p = 0; p + 8 <= kc; p += 8) {
-                __m256 r[8], s8[8];
-                for (j = 0; j < 8; j++) {
-                    r[j] = _mm256_loadu_ps(src + j * ldb + p);
-                    s8[j] = _mm256_loadu_ps(src + (j + 8) * ldb + p);
+                __m256 r[PYCONV_NR / 8][8];
+                ptrdiff_t h;
+                for (h = 0; h < PYCONV_NR / 8; h++) {
+                    for (j = 0; j < 8; j++) r[h][j] = _mm256_loadu_ps(src + (8 * h + j) * ldb + p);
+                    pyconv_transpose8(r[h]);
                 }
-                pyconv_transpose8(r);
-                pyconv_transpose8(s8);
-                for (j = 0; j < 8; j++) {
-                    _mm256_store_ps(dst + (p + j) * PYCONV_NR, r[j]);
-                    _mm256_store_ps(dst + (p + j) * PYCONV_NR + 8, s8[j]);
-                }
+                for (j = 0; j < 8; j++)
+                    for (h = 0; h < PYCONV_NR / 8; h++)
+                        _mm256_store_ps(dst + (p + j) * PYCONV_NR + 8 * h, r[h][j]);
             }
             for (; p < kc; p++)
                 for (j = 0; j < PYCONV_NR; j++) dst[p * PYCONV_NR + j] = src[j * ldb + p];
@@ -199,6 +214,7 @@ static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0
     }
 }
 
+#if !defined(__AVX512F__)
 /* Write one row of 16 results: v = alpha*acc (+ beta*c) (+ bias), ReLU. */
 #define PYCONV_GEMM_ROW(ACC0, ACC1, CROW, BIASV)                                  \
     do {                                                                          \
@@ -213,7 +229,7 @@ static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0
     } while (0)
 
 /* The 6x16 micro-kernel on packed panels a (kc x 6) and b (kc x 16). */
-static void pyconv_sgemm_6x16(ptrdiff_t kc, const float *a, const float *b,
+static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
                               float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
                               float alpha, float beta, const float *bias, int relu)
 {
@@ -276,11 +292,13 @@ static void pyconv_sgemm_6x16(ptrdiff_t kc, const float *a, const float *b,
         for (i = 0; i < mr; i++)
             for (j = 0; j < nr; j++) c[i * ldc + j] = tmp[i * PYCONV_NR + j];
 }
+#endif /* !__AVX512F__: the AVX2 micro-kernel */
 
 /* Floats of op(A) (m x k) packed whole by pyconv_pack_a_whole. */
 static size_t pyconv_packed_a_size(ptrdiff_t m, ptrdiff_t k)
 {
-    return (size_t)((m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR) * (size_t)k;
+    return (size_t)((m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR) * (size_t)k
+           + PYCONV_PACK_SLACK;
 }
 
 static ptrdiff_t pyconv_gemm_kblock(ptrdiff_t k);
@@ -292,9 +310,9 @@ static void pyconv_pack_a_whole(int trans, const float *a, ptrdiff_t lda, ptrdif
                                 ptrdiff_t k, float *dst)
 {
     ptrdiff_t pc, kb = pyconv_gemm_kblock(k);
-    ptrdiff_t m6 = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
+    ptrdiff_t mp = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
     for (pc = 0; pc < k; pc += kb)
-        pyconv_pack_a(trans, a, lda, 0, m, pc, k - pc < kb ? k - pc : kb, dst + pc * m6);
+        pyconv_pack_a(trans, a, lda, 0, m, pc, k - pc < kb ? k - pc : kb, dst + pc * mp);
 }
 
 /* k is cut into equal blocks of at most KC (288 -> 288, 576 -> 2 x 288),
@@ -317,7 +335,7 @@ static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, p
 {
     float *buf, *pa, *pb;
     const float *pa_use;
-    ptrdiff_t m6 = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
+    ptrdiff_t mp = (m + PYCONV_MR - 1) / PYCONV_MR * PYCONV_MR;
     ptrdiff_t jc, pc, ic, jr, ir, nc, kc, mc, kb;
     if (m <= 0 || n <= 0) return 0;
     buf = pyconv_gemm_buffer();
@@ -348,7 +366,7 @@ static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, p
             for (ic = 0; ic < m; ic += PYCONV_MC) {
                 mc = m - ic < PYCONV_MC ? m - ic : PYCONV_MC;
                 if (pa_whole) {
-                    pa_use = pa_whole + pc * m6 + ic * kc;
+                    pa_use = pa_whole + pc * mp + ic * kc;
                 } else {
                     pyconv_pack_a(trans_a, a, lda, ic, mc, pc, kc, pa);
                     pa_use = pa;
@@ -358,7 +376,7 @@ static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, p
                     const float *bp = pb + jr * kc;
                     for (ir = 0; ir < mc; ir += PYCONV_MR) {
                         ptrdiff_t mr = mc - ir < PYCONV_MR ? mc - ir : PYCONV_MR;
-                        pyconv_sgemm_6x16(kc, pa_use + ir * kc, bp,
+                        pyconv_sgemm_micro(kc, pa_use + ir * kc, bp,
                                           c + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
                                           alpha, beta_k, bias_k ? bias_k + ic + ir : NULL,
                                           relu_k);
@@ -380,6 +398,7 @@ static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrd
                            ldc, bias, relu);
 }
 
+#if !defined(__AVX512F__)
 /* The machine's FP32 FMA throughput, for the benchmark's "% of peak": twelve
  * independent accumulator chains (enough to cover the FMA latency on both
  * pipes), `iters` rounds. Returns the flops done; the result is folded into
@@ -408,6 +427,7 @@ static double pyconv_fma_probe(long iters, float *sink)
     *sink += out[0];
     return 12.0 * 8.0 * 2.0 * (double)iters;
 }
+#endif
 
 
 #else

@@ -67,8 +67,8 @@ def packed_weight_size(Py_ssize_t rows, Py_ssize_t inner, Py_ssize_t groups):
 
 
 def has_own_sgemm():
-    """True when float32 products use pyconv's packed AVX2+FMA GEMM (_gemm.h),
-    False when they go to the library BLAS (baseline build)."""
+    """True when float32 products use pyconv's packed GEMM (_gemm.h: AVX2+FMA
+    or AVX-512 build), False when they go to the library BLAS (baseline)."""
     return bool(PYCONV_HAVE_SGEMM)
 
 
@@ -97,10 +97,12 @@ def own_sgemm(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
     return rc
 
 
-def fma_peak_gflops(int n_threads, long iters=20000000):
+def fma_peak_gflops(int n_threads, long iters=1000000, int repeats=40):
     """Measured FP32 FMA peak in GFLOP/s with ``n_threads`` threads running
-    the AVX2+FMA probe at once (best of three); 0.0 in the baseline build.
-    For the benchmark's "% of peak" column."""
+    this build's probe at once (256-bit FMAs in the AVX2 build, 512-bit in
+    the AVX-512 one): the best of ``repeats`` short runs, so that a run the
+    scheduler left alone is among them on a shared machine; 0.0 in the
+    baseline build. For the benchmark's "% of peak" column."""
     import time
     cdef double best = 0.0, flops, dt
     cdef float sinks[64]
@@ -108,7 +110,7 @@ def fma_peak_gflops(int n_threads, long iters=20000000):
     if not PYCONV_HAVE_SGEMM or n_threads < 1 or n_threads > 64:
         return 0.0
     memset(sinks, 0, sizeof(sinks))
-    for rep in range(3):
+    for rep in range(repeats):
         flops = 0.0
         start = time.perf_counter()
         for t in prange(n_threads, nogil=True, num_threads=n_threads, schedule="static"):
