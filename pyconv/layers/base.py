@@ -23,10 +23,13 @@ arrays returned by ``forward`` and ``backward`` may be views of the input or
 of the layer's cached buffers: treat them as read-only. Inside a training
 step (`reusing_buffers`) they are also valid only until the layer's next call.
 """
+from __future__ import annotations
+
 import contextlib
 import re
 import threading
 from collections import namedtuple
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -174,7 +177,8 @@ class Layer:
     11
     """
 
-    def __init__(self, name=None, input_shape=None, trainable=True, dtype="float32"):
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None,
+                 trainable: bool = True, dtype: Any = "float32") -> None:
         if name is None:
             name = _unique_name(_snake(type(self).__name__))
         elif not isinstance(name, str) or not name:
@@ -195,9 +199,9 @@ class Layer:
         self.dtype = dtype
         self.built = False
         self.output_shape = None
-        self._weights = []          # list of (WeightSpec, array)
-        self.grads = []
-        self._cache = {}            # what forward keeps for backward; not pickled
+        self._weights: list[Any] = []   # list of (WeightSpec, array)
+        self.grads: list[Any] = []
+        self._cache: dict[str, Any] = {}  # what forward keeps for backward; not pickled
 
     # ----------------------------------------------------------------- weights
     def weight_specs(self, input_shape):

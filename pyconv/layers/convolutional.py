@@ -1,4 +1,8 @@
 """Convolution layers."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from .. import activations as _activations
@@ -6,6 +10,8 @@ from .. import functional as _functional
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .._shapes import conv_output_size
+from .._typing import (ActivationLike, InitializerLike, IntPair, PaddingMode,
+                       RegularizerLike)
 from .._validation import check_choice, check_int, check_pair, fail
 from .base import Layer, WeightSpec
 from .core import _FusedActivation
@@ -75,10 +81,13 @@ class Conv2D(_FusedActivation, Layer):
     (8, 8, 8)
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
-                 groups=1, padding_mode="zeros", activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: IntPair, strides: IntPair = 1,
+                 padding: str = "valid", dilation_rate: IntPair = 1, groups: int = 1,
+                 padding_mode: PaddingMode = "zeros", activation: ActivationLike = None,
+                 use_bias: bool = True, kernel_initializer: InitializerLike = "glorot_uniform",
+                 bias_initializer: InitializerLike = "zeros",
+                 kernel_regularizer: RegularizerLike = None,
+                 bias_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.filters = check_int(filters, "filters", min_value=1, max_value=2**31 - 1)
         self.kernel_size = check_pair(kernel_size, "kernel_size")

@@ -1,12 +1,16 @@
 """Core layers: Input, Dense, Flatten, Reshape, Dropout and the activations."""
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .._typing import ActivationLike, InitializerLike, RegularizerLike
 from .._validation import check_int, fail
 from .base import Layer, WeightSpec, check_shape
 
@@ -74,7 +78,8 @@ class Input(Layer):
     (1, 28, 28)
     """
 
-    def __init__(self, shape=None, batch_size=None, name=None, dtype="float32"):
+    def __init__(self, shape: Optional[Sequence[int]] = None, batch_size: Optional[int] = None,
+                 name: Optional[str] = None, dtype: Any = "float32") -> None:
         if shape is None:
             fail(ValueError, "shape", "a tuple of positive ints such as (C, H, W)", "None")
         shape = check_shape(shape, "shape")
@@ -131,9 +136,11 @@ class Dense(_FusedActivation, Layer):
     150529000
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 **kwargs):
+    def __init__(self, units: int, activation: ActivationLike = None, use_bias: bool = True,
+                 kernel_initializer: InitializerLike = "glorot_uniform",
+                 bias_initializer: InitializerLike = "zeros",
+                 kernel_regularizer: RegularizerLike = None,
+                 bias_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = check_int(units, "units", min_value=1, max_value=2**31 - 1)
         self.activation = _activations.get(activation, "activation")
@@ -251,10 +258,10 @@ class Reshape(Layer):
     (5, 1, 2, 4)
     """
 
-    def __init__(self, target_shape, **kwargs):
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(target_shape, (tuple, list)) or not target_shape or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) and (v > 0 or v == -1)
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and (int(v) > 0 or v == -1)
                 for v in target_shape) or list(target_shape).count(-1) > 1:
             fail(ValueError, "target_shape", "a tuple of positive ints with at most one -1",
                  repr(target_shape))
@@ -314,7 +321,7 @@ class Dropout(Layer):
     1000.0
     """
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate: float, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
             fail(TypeError, "rate", "a float in [0, 1)", repr(rate))
@@ -378,7 +385,7 @@ class Activation(Layer):
     [[0.0, 2.0]]
     """
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _activations.get(activation, "activation")
 
@@ -418,7 +425,8 @@ class ReLU(Layer):
     [[0.0, 3.0, 6.0]]
     """
 
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+    def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
+                 threshold: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for arg, value in (("negative_slope", negative_slope), ("threshold", threshold),
                            ("max_value", max_value)):
@@ -474,7 +482,7 @@ class Softmax(Layer):
     [[0.5, 0.5]]
     """
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = check_int(axis, "axis")
         self._function = _activations._Softmax(self.axis)

@@ -1,10 +1,14 @@
 """Batch normalization."""
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .._typing import InitializerLike, RegularizerLike
 from .._validation import check_int, fail
 from .base import Layer, WeightSpec
 
@@ -57,10 +61,14 @@ class BatchNormalization(Layer):
     16
     """
 
-    def __init__(self, axis=1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones",
-                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+    def __init__(self, axis: int = 1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True,
+                 beta_initializer: InitializerLike = "zeros",
+                 gamma_initializer: InitializerLike = "ones",
+                 moving_mean_initializer: InitializerLike = "zeros",
+                 moving_variance_initializer: InitializerLike = "ones",
+                 beta_regularizer: RegularizerLike = None,
+                 gamma_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = check_int(axis, "axis")
         if self.axis == 0:

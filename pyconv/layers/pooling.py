@@ -7,10 +7,15 @@ window. When the split is symmetric the kernels pad directly; otherwise the
 layer pads the input itself (with -inf for max pooling, with zeros and exact
 per-window counts for average pooling), so any pool size and stride work.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import numpy as np
 
 from .. import functional as _functional
 from .._shapes import conv_output_size
+from .._typing import IntPair
 from .._validation import check_choice, check_pair, fail
 from .base import Layer
 from .convolutional import keras_same_padding
@@ -30,7 +35,8 @@ def _check_image_shape(layer, input_shape):
 class _Pool2D(Layer):
     """Shared arguments and shapes of `MaxPool2D` and `AvgPool2D`."""
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+    def __init__(self, pool_size: IntPair = 2, strides: Optional[IntPair] = None,
+                 padding: str = "valid", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pool_size = check_pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else check_pair(strides, "strides")
@@ -219,7 +225,7 @@ class AvgPool2D(_Pool2D):
 
 
 class _GlobalPool2D(Layer):
-    def __init__(self, keepdims=False, **kwargs):
+    def __init__(self, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.keepdims = bool(keepdims)
 
