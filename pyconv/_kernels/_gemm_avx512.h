@@ -48,19 +48,37 @@
         _mm512_mask_storeu_ps(crow + 16, m1, v1);                                 \
     }
 
-/* One k step of row R: C[R][0:32] += a[R] * b[0:32]. */
-#define PYCONV_GEMM512_FMA(R)                                                     \
+/* One k step of row R: C[R][0:32] += a[R] * b[0:32] (FMA2), or only the
+ * first 16 columns (FMA1). */
+#define PYCONV_GEMM512_FMA2(R)                                                    \
     av = _mm512_set1_ps(a[R]);                                                    \
-    c##R##_0 = _mm512_fmadd_ps(av, b0, c##R##_0);                                 \
-    c##R##_1 = _mm512_fmadd_ps(av, b1, c##R##_1);
+    c##R##_0 = _mm512_fmadd_ps(av, _mm512_load_ps(b), c##R##_0);                  \
+    c##R##_1 = _mm512_fmadd_ps(av, _mm512_load_ps(b + 16), c##R##_1);
+#define PYCONV_GEMM512_FMA1(R)                                                    \
+    av = _mm512_set1_ps(a[R]);                                                    \
+    c##R##_0 = _mm512_fmadd_ps(av, _mm512_load_ps(b), c##R##_0);
 
-#define PYCONV_GEMM512_ROWS(X)                                                    \
-    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define PYCONV_GEMM512_ROWS4(X) X(0) X(1) X(2) X(3)
+#define PYCONV_GEMM512_ROWS8(X) PYCONV_GEMM512_ROWS4(X) X(4) X(5) X(6) X(7)
+#define PYCONV_GEMM512_ROWS(X) PYCONV_GEMM512_ROWS8(X) X(8) X(9) X(10) X(11)
+
+/* The k loop over the first rows ROWS of the tile with FMA (all 32 columns
+ * or the first 16). */
+#define PYCONV_GEMM512_LOOP(ROWS, FMA)                                            \
+    for (p = 0; p < kc; p++) {                                                    \
+        __m512 av;                                                                \
+        ROWS(FMA)                                                                 \
+        a += PYCONV_MR;                                                           \
+        b += PYCONV_NR;                                                           \
+    }
 
 #define PYCONV_GEMM512_ZERO(R) __m512 c##R##_0 = _mm512_setzero_ps(), c##R##_1 = c##R##_0;
 
 /* The 12x32 micro-kernel on packed panels a (kc x 12) and b (kc x 32);
- * writes the top-left mr x nr of the tile to c. */
+ * writes the top-left mr x nr of the tile to c. An edge tile of at most 8
+ * or 4 rows, or at most 16 columns, runs a loop over only those (the
+ * zero padding of the panels is not multiplied): conv shapes such as
+ * 256 x 784 then waste no FMAs. */
 static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
                                float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
                                float alpha, float beta, const float *bias, int relu)
@@ -75,21 +93,25 @@ static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 2
-#endif
-    for (p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;
-        PYCONV_GEMM512_ROWS(PYCONV_GEMM512_FMA)
-        a += PYCONV_MR;
-        b += PYCONV_NR;
+    if (nr > 16) {
+        if (mr > 8) PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS, PYCONV_GEMM512_FMA2)
+        else if (mr > 4) PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS8, PYCONV_GEMM512_FMA2)
+        else PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS4, PYCONV_GEMM512_FMA2)
+    } else {
+        if (mr > 8) PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS, PYCONV_GEMM512_FMA1)
+        else if (mr > 4) PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS8, PYCONV_GEMM512_FMA1)
+        else PYCONV_GEMM512_LOOP(PYCONV_GEMM512_ROWS4, PYCONV_GEMM512_FMA1)
     }
     PYCONV_GEMM512_ROWS(PYCONV_GEMM512_ROW)
 }
 
 #undef PYCONV_GEMM512_ROW
-#undef PYCONV_GEMM512_FMA
+#undef PYCONV_GEMM512_FMA1
+#undef PYCONV_GEMM512_FMA2
+#undef PYCONV_GEMM512_ROWS4
+#undef PYCONV_GEMM512_ROWS8
 #undef PYCONV_GEMM512_ROWS
+#undef PYCONV_GEMM512_LOOP
 #undef PYCONV_GEMM512_ZERO
 
 /* The FP32 FMA throughput of 512-bit FMAs, for the benchmark's "% of peak":
