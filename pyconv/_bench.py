@@ -437,6 +437,11 @@ def main(argv=None, prog="python -m pyconv bench"):
     if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
             and "--lenet-only" not in argv and "--scaling" not in argv and importlib.util.find_spec("torch") is not None):
         raise SystemExit(_reexec_with_passive_openmp(argv))
+    if "--inference" in argv:
+        from . import _bench_inference
+
+        argv.remove("--inference")
+        return _bench_inference.main(argv, prog=f"{prog} --inference")
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help=f"seconds, not minutes: 1 thread, layers {', '.join(QUICK_SHAPES)}, "
@@ -447,6 +452,9 @@ def main(argv=None, prog="python -m pyconv bench"):
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the numpy im2col reference columns")
     parser.add_argument("--no-pool", action="store_true", help="skip the pooling table")
+    parser.add_argument("--inference", action="store_true",
+                        help="time model.predict against PyTorch and ONNX Runtime instead "
+                             "(see `bench --inference --help`)")
     parser.add_argument("--lenet", action="store_true",
                         help="also time a LeNet-5 training epoch against PyTorch "
                              "(subprocesses; about a minute)")

@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from . import _inference
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -384,6 +385,7 @@ class Trainer:
         """
         from .layers.base import reusing_buffers
 
+        _inference.weights_changed()
         unique = len({id(layer) for layer in self._layers}) == len(self._layers)
         with reusing_buffers(unique):
             return self._train_step_body(x, y, w, layers, variables)
@@ -640,22 +642,30 @@ class Trainer:
                 callbacks: Optional[Sequence[Callback]] = None) -> Any:
         """Outputs of the model for ``x``, computed in batches (inference mode).
 
+        ``batch_size`` defaults to what fits the caches: 32 to 1024 samples
+        (see `pyconv._inference.default_batch_size`); results do not depend
+        on it beyond float rounding.
+
         Returns
         -------
         ndarray of shape (n_samples, *output_shape)
         """
-        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", 1)
         verbose = resolve_verbose(verbose)
         x = self._prepare_x(x)
+        if batch_size is None:
+            batch_size = _inference.default_batch_size(self)
         slices = _batch_slices(len(x), batch_size)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=len(slices))
         out = np.empty((len(x),) + tuple(self._output_shape), dtype=self.dtype)
+        forward = self._inference_forward()
         callback_list.on_predict_begin()
         with blas_single_threaded():
             for step, (start, stop) in enumerate(slices):
                 callback_list.on_predict_batch_begin(step)
-                out[start:stop] = self._forward(x[start:stop], training=False)
+                out[start:stop] = forward(x[start:stop])
                 callback_list.on_predict_batch_end(step, {"outputs": out[start:stop]})
         callback_list.on_predict_end()
         return out
@@ -699,7 +709,18 @@ class Trainer:
     def predict_on_batch(self, x: ModelInput) -> Any:
         """Outputs for one batch, in one forward pass (inference mode)."""
         x = self._prepare_x(x)
-        return np.array(self._forward(x, training=False), dtype=self.dtype, copy=True)
+        with blas_single_threaded():
+            y = self._inference_forward()(x)
+        return np.array(y, dtype=self.dtype, copy=True)
+
+    def _inference_forward(self):
+        """``f(x)`` computing the outputs of a batch in inference mode: the
+        compiled plan (see `pyconv._inference`) unless ``self._compiled_inference``
+        is False (for comparisons) or the model is not a linear stack. Its
+        result is a buffer overwritten by the next call."""
+        if not getattr(self, "_compiled_inference", True) or not _inference.supports(self):
+            return lambda x: self._forward(x, training=False)
+        return lambda x: _inference.plan_for(self, x.shape).run(x)
 
     def __call__(self, x):
         return self.predict_on_batch(x)

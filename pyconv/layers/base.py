@@ -271,6 +271,9 @@ class Layer:
             new_values.append(new)
         for (_, current), new in zip(self._weights, new_values):
             current[...] = new
+        from .. import _inference
+
+        _inference.weights_changed()     # compiled predict plans may hold folded copies
 
     def param_counts(self, input_shape=None):
         """``(trainable, non_trainable)`` parameter counts, from shapes only.

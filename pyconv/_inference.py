@@ -1,0 +1,315 @@
+"""The compiled inference path behind ``predict`` and ``predict_on_batch``.
+
+A model's layer-by-layer forward pass re-derives shapes, allocates outputs
+and fills training caches on every call. For inference none of that is
+needed: a `Plan` is made once per (batch shape, thread count) and holds a
+flat list of prepared steps, each a kernel call writing into an output
+buffer the plan allocated once.
+
+Rewrites, applied to the plan only (the layers and ``get_weights`` never
+change):
+
+- Dropout (identity at inference) and Input are left out; Flatten and
+  Reshape become views.
+- A BatchNormalization right after a Conv2D or Dense without activation is
+  folded into that layer's kernel and bias: ``kernel * s``,
+  ``(bias - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``
+  (computed in float64, rounded once).
+- A ReLU (layer or ``Activation("relu")``) after such a Conv2D or Dense
+  becomes that layer's activation; a Conv2D's ReLU runs in the kernels'
+  epilogue where they have one.
+
+Plans hold references to the live weight arrays (optimizers update them in
+place, so those stay current) and copies only where they fold.
+`weights_changed` - called by ``Layer.set_weights`` and each training
+step - makes every plan stale, and the next call rebuilds.
+
+Results equal the layer-by-layer path to float32 rounding (exactly, where
+nothing was folded) and do not depend on the thread count.
+"""
+import threading
+import weakref
+
+import numpy as np
+
+from . import activations as _activations
+from . import functional as _functional
+from ._threads import effective_n_threads
+
+__all__ = ["Plan", "default_batch_size", "plan_for", "supports", "weights_changed"]
+
+_generation = 0
+
+
+def weights_changed():
+    """Mark every plan stale (weights may have changed)."""
+    global _generation
+    _generation += 1
+
+
+class _Stage:
+    """One layer of the rewritten network, before buffers exist."""
+
+    __slots__ = ("layer", "kind", "kernel", "bias", "activation")
+
+    def __init__(self, layer, kind, kernel=None, bias=None, activation=None):
+        self.layer, self.kind = layer, kind
+        self.kernel, self.bias, self.activation = kernel, bias, activation
+
+
+def _fold_batch_norm(stage, bn, shape):
+    """``stage`` (conv/dense, linear) followed by ``bn``: fold, or None."""
+    if not isinstance(stage.activation, _activations._Linear):
+        return None
+    feature_axis = bn._feature_axis(shape)
+    if feature_axis != (1 if stage.kind == "conv" else len(shape)):
+        return None
+    f64 = np.float64
+    variance = bn.moving_variance.astype(f64)
+    scale = 1.0 / np.sqrt(variance + f64(bn.epsilon))
+    if bn.gamma is not None:
+        scale *= bn.gamma
+    shift = -bn.moving_mean.astype(f64) * scale
+    if stage.bias is not None:
+        shift += stage.bias * scale
+    if bn.beta is not None:
+        shift += bn.beta
+    dtype = stage.kernel.dtype
+    if stage.kind == "conv":
+        kernel = stage.kernel * scale[:, None, None, None]
+    else:
+        kernel = stage.kernel * scale[None, :]
+    return _Stage(stage.layer, stage.kind, np.ascontiguousarray(kernel, dtype=dtype),
+                  shift.astype(dtype), stage.activation)
+
+
+def _stages(model):
+    """The model's layers after the rewrites, with each one's input shape."""
+    from . import layers as L
+
+    relu = _activations.get("relu")
+    stages, shapes = [], []
+    shape = tuple(model._input_shape)
+    for layer in model.layers:
+        out_shape = tuple(layer.compute_output_shape(shape))
+        kind = type(layer)
+        previous = stages[-1] if stages else None
+        mergeable = (previous is not None and previous.kind in ("conv", "dense")
+                     and isinstance(previous.activation, _activations._Linear))
+        if kind in (L.Dropout, L.Input):
+            pass
+        elif kind is L.BatchNormalization and mergeable and \
+                (folded := _fold_batch_norm(previous, layer, shape)) is not None:
+            stages[-1] = folded
+        elif mergeable and ((kind is L.ReLU and layer._plain) or (
+                kind is L.Activation and type(layer.activation) is _activations._ReLU)):
+            previous.activation = relu
+        elif kind is L.Conv2D:
+            stages.append(_Stage(layer, "conv", layer.kernel, layer.bias, layer.activation))
+            shapes.append(shape)
+        elif kind is L.Dense:
+            stages.append(_Stage(layer, "dense", layer.kernel, layer.bias, layer.activation))
+            shapes.append(shape)
+        elif kind in (L.Flatten, L.Reshape):
+            stages.append(_Stage(layer, "view"))
+            shapes.append(shape)
+        elif kind in (L.MaxPool2D, L.AvgPool2D) and layer._symmetric(
+                layer.explicit_padding(shape)):
+            stages.append(_Stage(layer, "pool"))
+            shapes.append(shape)
+        else:
+            stages.append(_Stage(layer, "layer"))
+            shapes.append(shape)
+        shape = out_shape
+    return stages, shapes
+
+
+def _activation_in_place(act):
+    """``f(buffer)`` applying ``act`` in place, or None for linear/ReLU-in-kernel."""
+    if isinstance(act, _activations._Linear):
+        return None
+    return lambda y: act.forward(y, out=y)
+
+
+def _conv_step(stage, batch_shape, dtype):
+    layer = stage.layer
+    out = np.empty((batch_shape[0],) + layer.compute_output_shape(batch_shape[1:]), dtype)
+    pads = layer._pads if layer._pads is not None else layer.explicit_padding(batch_shape[1:])
+    relu = type(stage.activation) is _activations._ReLU
+    after = None if relu else _activation_in_place(stage.activation)
+    kernel, bias = stage.kernel, stage.bias
+    args = (layer.strides, pads, layer.dilation_rate, layer.groups, layer.padding_mode)
+    conv = _functional._conv2d_forward
+
+    def run(x):
+        conv(x, kernel, bias, *args, out=out, relu=relu)
+        if after is not None:
+            after(out)
+        return out
+    return run, out
+
+
+def _dense_step(stage, batch_shape, dtype):
+    out = np.empty((batch_shape[0], stage.kernel.shape[1]), dtype)
+    kernel, bias = stage.kernel, stage.bias
+    act = stage.activation
+    relu = type(act) is _activations._ReLU
+    after = None if relu else _activation_in_place(act)
+    matmul, add, maximum = np.matmul, np.add, np.maximum
+
+    def run(x):
+        matmul(x, kernel, out=out)
+        if bias is not None:
+            add(out, bias, out=out)
+        if relu:
+            maximum(out, 0, out=out)
+        elif after is not None:
+            after(out)
+        return out
+    return run, out
+
+
+def _pool_step(stage, batch_shape, dtype):
+    from ._dispatch import kernels
+    from .layers import MaxPool2D
+
+    layer = stage.layer
+    out = np.empty((batch_shape[0],) + layer.compute_output_shape(batch_shape[1:]), dtype)
+    (top, _), (left, _) = layer.explicit_padding(batch_shape[1:])
+    (kh, kw), (sh, sw) = layer.pool_size, layer.strides
+    n_threads = effective_n_threads(8 * (int(np.prod(batch_shape)) + out.size))
+    pool = kernels("pool")
+    if type(layer) is MaxPool2D:
+        indices = np.empty(out.shape, np.int64)
+        forward = pool.max_pool2d_forward
+
+        def run(x):
+            forward(x, out, indices, kh, kw, sh, sw, top, left, 1, 1, n_threads)
+            return out
+    else:
+        forward = pool.avg_pool2d_forward
+
+        def run(x):
+            forward(x, out, kh, kw, sh, sw, top, left, False, 0, n_threads)
+            return out
+    return run, out
+
+
+def _view_step(stage, batch_shape, dtype):
+    shape = (batch_shape[0],) + tuple(stage.layer.compute_output_shape(batch_shape[1:]))
+    return (lambda x: x.reshape(shape)), None
+
+
+def _layer_step(stage, batch_shape, dtype):
+    forward = stage.layer.forward
+    return (lambda x: forward(x, training=False)), None
+
+
+_STEPS = {"conv": _conv_step, "dense": _dense_step, "pool": _pool_step, "view": _view_step,
+          "layer": _layer_step}
+
+
+class Plan:
+    """Prepared steps for one batch shape: ``plan.run(x)`` returns the
+    output buffer (overwritten by the next run)."""
+
+    def __init__(self, model, batch_shape):
+        self.batch_shape = tuple(batch_shape)
+        self.generation = _generation
+        dtype = model.dtype
+        stages, shapes = _stages(model)
+        self.steps = []
+        self.buffers = []
+        for stage, shape in zip(stages, shapes):
+            run, out = _STEPS[stage.kind](stage, (batch_shape[0],) + shape, dtype)
+            self.steps.append(run)
+            if out is not None:
+                self.buffers.append(out)
+        self.nbytes = sum(buffer.nbytes for buffer in self.buffers)
+        self.n_folded = sum(1 for s in stages if s.kernel is not None
+                            and s.kernel is not getattr(s.layer, "kernel", None))
+
+    def run(self, x):
+        for step in self.steps:
+            x = step(x)
+        return x
+
+
+class _ModelPlans:
+    """A model's plans (keyed by batch shape, thread count and Python
+    thread) and default batch size, valid for one weights generation."""
+
+    __slots__ = ("generation", "plans", "batch_size")
+
+    def __init__(self):
+        self.generation = _generation
+        self.plans = {}
+        self.batch_size = None
+
+
+# Kept outside the model so that copies and pickles never share (or carry)
+# another model's buffers.
+_PLANS = weakref.WeakKeyDictionary()
+_PLAN_LOCK = threading.Lock()
+#: A plan whose buffers exceed this many bytes runs once and is not kept.
+MAX_KEPT_BYTES = 64 * 2**20
+MAX_KEPT_PLANS = 8
+
+
+def _plans_of(model):
+    with _PLAN_LOCK:
+        entry = _PLANS.get(model)
+        if entry is None or entry.generation != _generation:
+            entry = _PLANS[model] = _ModelPlans()
+        return entry
+
+
+def plan_for(model, batch_shape):
+    """The model's current plan for ``batch_shape`` (made when missing or stale).
+
+    A model keeps its last few plans (a dataset's last, smaller batch has
+    its own), keyed by the batch shape, the thread count and the calling
+    Python thread (buffers are never shared between threads).
+    """
+    key = (tuple(batch_shape), effective_n_threads(), threading.get_ident())
+    entry = _plans_of(model)
+    plan = entry.plans.get(key)
+    if plan is None:
+        plan = Plan(model, batch_shape)
+        if plan.nbytes <= MAX_KEPT_BYTES:
+            with _PLAN_LOCK:
+                if len(entry.plans) >= MAX_KEPT_PLANS:
+                    entry.plans.clear()
+                entry.plans[key] = plan
+    return plan
+
+
+#: ``predict``'s default batch holds at most this many bytes in its largest
+#: activation: big enough that small models run a dataset of 256 in one
+#: call, small enough that a batch's activations stay in the caches
+#: (measured on LeNet-5 and the CIFAR net of ``bench --inference``: LeNet
+#: gains from 32 to 64-256, the CIFAR net is fastest at 64, slower at 256).
+DEFAULT_BATCH_BYTES = 8 * 2**20
+
+
+def default_batch_size(model):
+    """``predict``'s batch size when none is given: a power of two from 32
+    to 1024 fitting `DEFAULT_BATCH_BYTES` (32, as Keras, for other models)."""
+    if not supports(model):
+        return 32
+    entry = _plans_of(model)
+    if entry.batch_size is None:
+        shape = tuple(model._input_shape)
+        largest = int(np.prod(shape))
+        for layer in model.layers:
+            shape = tuple(layer.compute_output_shape(shape))
+            largest = max(largest, int(np.prod(shape)))
+        fits = DEFAULT_BATCH_BYTES // (largest * model.dtype.itemsize)
+        entry.batch_size = int(min(1024, max(32, 2 ** int(np.log2(max(fits, 1))))))
+    return entry.batch_size
+
+
+def supports(model):
+    """Whether `Plan` can run ``model`` (a built linear stack)."""
+    return (getattr(model, "built", False) and not hasattr(model, "_nodes")
+            and getattr(model, "_input_shape", None) is not None)

@@ -1,0 +1,174 @@
+"""The compiled inference path (``pyconv._inference``): same results as the
+layer-by-layer forward pass, rewrites invisible in the weights, plans made
+stale by every weight change, deterministic across thread counts, and
+``predict`` allocating nothing proportional to the dataset but its output."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import _inference, layers
+
+
+def _layer_by_layer(model, x):
+    model._compiled_inference = False
+    try:
+        return model.predict(x, verbose=0)
+    finally:
+        del model._compiled_inference
+
+
+def _randomize(model, rng):
+    weights = []
+    for layer in model.layers:
+        for name, w in zip(layer.weight_names, layer.get_weights()):
+            low = 0.5 if name == "moving_variance" else -1.0
+            weights.append(rng.uniform(low, 1.5, w.shape).astype(w.dtype))
+    model.set_weights(weights)
+
+
+MODELS = {
+    "lenet": lambda: [
+        layers.Input((1, 28, 28)), layers.Conv2D(6, 5, padding="same", activation="relu"),
+        layers.MaxPool2D(), layers.Conv2D(16, 5, activation="relu"), layers.MaxPool2D(),
+        layers.Flatten(), layers.Dense(120, activation="relu"),
+        layers.Dense(84, activation="relu"), layers.Dropout(0.3),
+        layers.Dense(10, activation="softmax")],
+    "conv_bn_relu": lambda: [
+        layers.Input((3, 12, 12)), layers.Conv2D(8, 3, padding="same"),
+        layers.BatchNormalization(), layers.ReLU(), layers.Conv2D(8, 3, use_bias=False),
+        layers.BatchNormalization(center=False), layers.Activation("relu"),
+        layers.AvgPool2D(), layers.Conv2D(6, 3, groups=2, padding="same"),
+        layers.BatchNormalization(scale=False), layers.GlobalAvgPool2D(),
+        layers.Dense(5), layers.BatchNormalization(), layers.Softmax()],
+    "unfoldable": lambda: [
+        layers.Input((2, 9, 9)), layers.Conv2D(4, 3, activation="tanh"),
+        layers.BatchNormalization(), layers.MaxPool2D(2, padding="same"),
+        layers.Conv2D(4, 3, dilation_rate=2, padding="same", padding_mode="reflect"),
+        layers.BatchNormalization(axis=-1), layers.ReLU(max_value=1.0),
+        layers.Reshape((4, -1)), layers.Flatten(), layers.Dense(3, activation="gelu")],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_plan_matches_layer_by_layer(name, dtype, rng):
+    model = pyconv.Sequential([
+        layer if isinstance(layer, layers.Input) else type(layer).from_config(
+            dict(layer.get_config(), dtype=dtype))
+        for layer in MODELS[name]()], seed=0)
+    _randomize(model, rng)
+    x = rng.normal(size=(37,) + model.input_shape[1:]).astype(dtype)
+    before = model.get_weights()
+    expected = _layer_by_layer(model, x)
+    for batch_size in (1, 8, 256):
+        actual = model.predict(x, batch_size=batch_size, verbose=0)
+        assert actual.dtype == expected.dtype
+        rtol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=rtol, atol=rtol)
+    for old, new in zip(before, model.get_weights()):
+        assert np.array_equal(old, new)
+
+
+def test_rewrites_fold_and_drop(rng):
+    model = pyconv.Sequential(MODELS["conv_bn_relu"](), seed=0)
+    plan = _inference.Plan(model, (2, 3, 12, 12))
+    # 3 Conv/Dense with BN folded (4 BN, ReLU, Activation gone), pool, GAP, Softmax
+    assert plan.n_folded == 4
+    assert len(plan.steps) == 7
+    lenet = pyconv.Sequential(MODELS["lenet"](), seed=0)
+    assert len(_inference.Plan(lenet, (1, 1, 28, 28)).steps) == 8   # Dropout removed
+
+
+def test_unfolded_plan_equals_layer_by_layer_exactly(rng):
+    model = pyconv.Sequential(MODELS["lenet"](), seed=0)
+    x = rng.normal(size=(20, 1, 28, 28)).astype(np.float32)
+    assert np.array_equal(model.predict(x, verbose=0), _layer_by_layer(model, x))
+
+
+def test_weight_changes_reach_the_plan(rng, tmp_path):
+    model = pyconv.Sequential(MODELS["conv_bn_relu"](), seed=0)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x = rng.normal(size=(6, 3, 12, 12)).astype(np.float32)
+    y = rng.integers(0, 5, size=6)
+
+    def check():
+        np.testing.assert_allclose(model.predict(x, verbose=0), _layer_by_layer(model, x),
+                                   rtol=1e-5, atol=1e-6)
+
+    check()
+    _randomize(model, rng)                                   # model.set_weights
+    check()
+    bn = model.layers[1]
+    bn.set_weights([w * 2 + 1 for w in bn.get_weights()])  # a layer's set_weights
+    check()
+    model.fit(x, y, epochs=2, verbose=0)                     # BN statistics and kernels move
+    check()
+    model.train_on_batch(x, y)
+    check()
+    path = tmp_path / "m.pyconv"
+    model.save_weights(path)
+    _randomize(model, rng)
+    check()
+    model.load_weights(path)
+    check()
+
+
+def test_threads_do_not_change_the_result(rng):
+    model = pyconv.Sequential(MODELS["conv_bn_relu"](), seed=0)
+    _randomize(model, rng)
+    x = rng.normal(size=(64, 3, 12, 12)).astype(np.float32)
+    results = []
+    try:
+        for n in (1, 2, 3):
+            pyconv.set_num_threads(n)
+            results += [model.predict(x, verbose=0), model.predict(x[:1], verbose=0)]
+    finally:
+        pyconv.set_num_threads(None)
+    for other in results[2::2]:
+        assert np.array_equal(other, results[0])
+    for other in results[3::2]:
+        assert np.array_equal(other, results[1])
+
+
+def test_copies_do_not_share_plans(rng):
+    import copy
+
+    model = pyconv.Sequential(MODELS["conv_bn_relu"](), seed=0)
+    x = rng.normal(size=(4, 3, 12, 12)).astype(np.float32)
+    model.predict(x, verbose=0)
+    twin = copy.deepcopy(model)
+    _randomize(twin, rng)
+    assert not np.allclose(twin.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_allclose(twin.predict(x, verbose=0), _layer_by_layer(twin, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_predict_allocates_only_its_output(rng):
+    model = pyconv.Sequential(MODELS["lenet"](), seed=0)
+    small = rng.normal(size=(64, 1, 28, 28)).astype(np.float32)
+    large = np.repeat(small, 40, axis=0)
+    model.predict(small, batch_size=64, verbose=0)   # plan made, kernels loaded
+
+    def peak(x):
+        tracemalloc.start()
+        try:
+            model.predict(x, batch_size=64, verbose=0)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    growth = peak(large) - peak(small)
+    output_growth = (len(large) - len(small)) * 10 * 4
+    # Nothing per batch beyond the output rows (a few KiB of slack for Python objects).
+    assert growth < output_growth + 64 * 1024, (growth, output_growth)
+
+
+def test_default_batch_size_fits_the_caches():
+    from pyconv._bench_inference import cifar_net, lenet
+
+    assert _inference.default_batch_size(lenet()) == 256      # a batch of 256 in one call
+    assert _inference.default_batch_size(cifar_net()) == 64   # 8 MiB of activations
+    assert _inference.default_batch_size(pyconv.Sequential([layers.Dense(2)])) == 32
