@@ -183,7 +183,7 @@ def blas_single_threaded():
     global _blas_users, _blas_limiter
     with _blas_lock:
         if _blas_users == 0:
-            _blas_limiter = _blas_threadpools().limit(limits=1)
+            _blas_limiter = _limit_blas_to_one_thread()
         _blas_users += 1
     try:
         yield
@@ -191,8 +191,49 @@ def blas_single_threaded():
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
-                limiter, _blas_limiter = _blas_limiter, None
-                limiter.restore_original_limits()
+                restore, _blas_limiter = _blas_limiter, None
+                restore()
+
+
+_openblas_switches = (None, [])   # (controller, [(get, set)] ctypes functions of its OpenBLAS)
+
+
+def _direct_openblas_switches(controller):
+    """The get/set thread-count functions of every BLAS ``controller``
+    holds, when all are OpenBLAS; [] otherwise (found once per controller)."""
+    global _openblas_switches
+    if _openblas_switches[0] is controller:
+        return _openblas_switches[1]
+    switches = []
+    for lib in getattr(controller, "lib_controllers", ()):
+        symbol = getattr(lib, "_get_symbol", None)
+        pair = ((symbol("openblas_get_num_threads"), symbol("openblas_set_num_threads"))
+                if getattr(lib, "internal_api", None) == "openblas" and symbol is not None
+                else (None, None))
+        if None in pair:
+            switches = []
+            break
+        switches.append(pair)
+    _openblas_switches = (controller, switches)
+    return switches
+
+
+def _limit_blas_to_one_thread():
+    """Set every BLAS to one thread; return the function restoring the counts.
+
+    When every BLAS is OpenBLAS (numpy's and scipy's wheels), its get/set
+    functions are called directly: about 1 us, where threadpoolctl's
+    ``limit``/``restore`` take 30-45 us, most of ``predict``'s time at
+    batch 1. Any other BLAS goes through threadpoolctl.
+    """
+    controller = _blas_threadpools()
+    switches = _direct_openblas_switches(controller)
+    if not switches:
+        return controller.limit(limits=1).restore_original_limits
+    saved = [(setter, getter()) for getter, setter in switches]
+    for setter, _ in saved:
+        setter(1)
+    return lambda: [setter(count) for setter, count in saved]
 
 
 def _blas_threadpools():

@@ -657,10 +657,15 @@ class Trainer:
         if batch_size is None:
             batch_size = _inference.default_batch_size(self)
         slices = _batch_slices(len(x), batch_size)
-        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=1, steps=len(slices))
         out = np.empty((len(x),) + tuple(self._output_shape), dtype=self.dtype)
         forward = self._inference_forward()
+        if callbacks is None and verbose == 0:      # nothing to report: the plain loop
+            with blas_single_threaded():
+                for start, stop in slices:
+                    out[start:stop] = forward(x[start:stop])
+            return out
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=len(slices))
         callback_list.on_predict_begin()
         with blas_single_threaded():
             for step, (start, stop) in enumerate(slices):
