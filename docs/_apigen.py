@@ -51,6 +51,13 @@ def _home(obj, exporters):
     return exporters[0]
 
 
+def _kind(obj):
+    """The Python-domain object type of ``obj``: class, function or data."""
+    if inspect.isclass(obj):
+        return "exception" if issubclass(obj, BaseException) else "class"
+    return "function" if callable(obj) else "data"
+
+
 def _directive(obj):
     if inspect.isclass(obj):
         if issubclass(obj, BaseException):
@@ -100,6 +107,13 @@ def write_api_pages(out_dir):
                 if inspect.isclass(value):
                     lines += ["   :members:", "   :inherited-members:"]
                 lines.append("")
+        if aliases or elsewhere:
+            # A target for each second name (so ``pyconv.Sequential`` resolves
+            # as well as ``pyconv.models.Sequential``), shown as a link to
+            # the one full description.
+            lines += [".. currentmodule:: " + name, ""]
+            for attr, value, _ in aliases + elsewhere:
+                lines += [f".. py:{_kind(value)}:: {attr}", "   :no-typesetting:", ""]
         if aliases:
             lines += ["Aliases", "-------", ""]
             for attr, value, canonical in aliases:
