@@ -44,7 +44,9 @@ def as_float_array(x, name, dtype=None):
     integers, float16) become float32. Complex, object, string and other
     non-numeric input raises `TypeError`. The caller's array is never
     written to: a copy is made whenever conversion or reordering is needed.
-    If ``dtype`` is given the result has that dtype.
+    If ``dtype`` is given the result has that dtype; finite values too large
+    for it (float64 ``1e300`` as float32) raise `ValueError` instead of
+    silently becoming infinite.
     """
     if isinstance(x, (str, bytes)):
         fail(TypeError, name, "a real-valued numeric array", f"a {type(x).__name__}")
@@ -63,7 +65,17 @@ def as_float_array(x, name, dtype=None):
         fail(TypeError, name, "a real-valued numeric array", f"dtype {arr.dtype} ({what})")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float32
-    return np.ascontiguousarray(arr, dtype=dtype)
+    dtype = np.dtype(dtype)
+    if kind != "f" or arr.dtype.itemsize <= dtype.itemsize:
+        return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    overflowed = np.isinf(out)
+    if overflowed.any() and not np.isinf(arr[overflowed]).all():
+        largest = float(np.max(np.abs(arr[overflowed & np.isfinite(arr)])))
+        fail(ValueError, name, f"values within {dtype}'s range (magnitude at most "
+             f"{float(np.finfo(dtype).max):.4g})", f"a value of magnitude {largest:.4g}")
+    return out
 
 
 def _is_array_like(x):

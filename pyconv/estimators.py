@@ -258,6 +258,7 @@ class _EpochMonitor(Callback):
         self.validation = validation
         self.early_stopping = early_stopping
         self.best_weights = None
+        self.diverged_in = None       # the epoch whose loss was NaN or inf
 
     def on_epoch_begin(self, epoch, logs=None):
         self.budget.refresh()
@@ -267,6 +268,10 @@ class _EpochMonitor(Callback):
         loss = float(logs["loss"])
         est.loss_curve_.append(loss)
         est.n_iter_ += 1
+        if not math.isfinite(loss):
+            self.diverged_in = epoch + 1
+            self.model.stop_training = True
+            return
         if not self.early_stopping:
             if loss > est.best_loss_ - est.tol:
                 est._no_improvement_count += 1
@@ -462,7 +467,7 @@ class _BaseCNN(BaseEstimator):
             self.n_iter_ = 0
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
-        X = X.astype(self.model_.dtype, copy=False)
+        X = as_float_array(X, "X", dtype=self.model_.dtype)
 
         early_stopping = self.early_stopping and not incremental
         validation = None
@@ -483,6 +488,14 @@ class _BaseCNN(BaseEstimator):
             self.model_.fit(X, y_enc, batch_size=self.batch_size,
                             epochs=1 if incremental else self.max_iter, verbose=verbose,
                             callbacks=[monitor], shuffle=bool(self.shuffle), sample_weight=w)
+        if monitor.diverged_in is not None or not all(
+                np.isfinite(weight).all() for weight in self.model_.weights):
+            when = ("" if monitor.diverged_in is None
+                    else f" (the loss was {self.loss_curve_[-1]} in epoch {monitor.diverged_in})")
+            raise ValueError(f"{type(self).__name__} training diverged: the network's weights "
+                             f"are no longer finite{when}. The input may hold values too large "
+                             "for float32 arithmetic (scale X, e.g. with StandardScaler) or the "
+                             "learning_rate may be too high.")
         if early_stopping:
             self.best_loss_ = None
             if monitor.best_weights is not None:
@@ -512,7 +525,7 @@ class _BaseCNN(BaseEstimator):
     def _outputs(self, X):
         check_is_fitted(self)
         X, _, _ = self._validate_X(X, reset=False)
-        X = X.astype(self.model_.dtype, copy=False)
+        X = as_float_array(X, "X", dtype=self.model_.dtype)
         with _ThreadBudget(self.n_threads):
             return self._forward(X)
 

@@ -81,6 +81,17 @@ def _check_layout(img, name, allow_2d=True):
 # --------------------------------------------------------------------------
 # Loading and conversions
 # --------------------------------------------------------------------------
+# Pillow's modes for 16-bit grayscale files (a 16-bit PNG opens as "I;16", or
+# as 32-bit "I" in older Pillow); convert("RGB") would clip them at 255.
+_SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _scale_16_to_8_bit(values):
+    """[0, 65535] onto [0, 255], rounded to nearest (65535 / 255 = 257 exactly)."""
+    values = np.clip(values.astype(np.int64), 0, 65535)
+    return ((values + 128) // 257).astype(np.uint8)
+
+
 def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Read an image file as a ``uint8`` array ``[3, H, W]`` in R-G-B order.
 
@@ -89,6 +100,10 @@ def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     and other modes are converted to RGB with Pillow's ``convert("RGB")``:
     a gray value is copied to all three channels, a palette is looked up,
     and an alpha channel is dropped (not composited onto a background).
+    16-bit grayscale images (such as 16-bit PNGs) are scaled from
+    ``[0, 65535]`` to ``[0, 255]`` with rounding, so the result stays
+    ``uint8`` and keeps the image's contrast; 16-bit color images are
+    reduced to 8 bits by Pillow.
 
     Parameters
     ----------
@@ -138,6 +153,9 @@ def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
         fail(TypeError, "path", "a str or os.PathLike file path", repr(path))
     try:
         with Image.open(path) as pil_image:
+            if pil_image.mode in _SIXTEEN_BIT_GRAY_MODES:
+                gray = _scale_16_to_8_bit(np.asarray(pil_image))
+                return np.ascontiguousarray(np.broadcast_to(gray, (3,) + gray.shape))
             rgb = pil_image.convert("RGB")
     except UnidentifiedImageError as exc:
         fail(ValueError, "path", "an image file Pillow can read (PNG, JPEG, ...)",

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import numbers
 import signal
 import threading
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -315,6 +317,9 @@ class Trainer:
         return x, y, weights
 
     def _class_weights(self, y, class_weight):
+        """Per-sample weights from ``class_weight`` {label: weight}, checked like
+        ``sample_weight``; looked up per distinct label (no table sized by the
+        largest label)."""
         if not isinstance(class_weight, dict):
             fail(TypeError, "class_weight", "a dict {class index: weight}", repr(class_weight))
         if y.ndim == 1 and y.dtype.kind in "iu":
@@ -326,12 +331,19 @@ class Trainer:
         else:
             fail(ValueError, "class_weight", "used with class labels (classification targets)",
                  f"targets of shape {y.shape}")
-        table = np.ones(max(int(labels.max(initial=0)) + 1,
-                            max((int(k) + 1 for k in class_weight), default=0)))
+        weights = {}
         for key, value in class_weight.items():
             key = check_int(key, "class_weight keys", min_value=0)
-            table[key] = float(value)
-        return table[labels]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                fail(TypeError, "class_weight values", "real numbers", repr(value))
+            value = float(value)
+            if not (math.isfinite(value) and value >= 0):
+                fail(ValueError, "class_weight values", "finite and non-negative",
+                     f"{value} for class {key}")
+            weights[key] = value
+        present, inverse = np.unique(labels, return_inverse=True)
+        table = np.array([weights.get(int(label), 1.0) for label in present])
+        return table[inverse.reshape(-1)]
 
     def _fused_loss(self):
         """How the loss fuses with the last layer (see `_fusion_kind`)."""
@@ -554,6 +566,9 @@ class Trainer:
                             metric.update_state(yb, y_pred)
                         logs = self._logs(tracker)
                         callback_list.on_train_batch_end(step, logs)
+                        if not math.isfinite(value) and not self.stop_training:
+                            _warn_diverged(value, epoch, step)
+                            self.stop_training = True
                         if sigint.interrupted or self.stop_training:
                             break
                     if sigint.interrupted:
@@ -620,6 +635,8 @@ class Trainer:
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         verbose = resolve_verbose(verbose)
         x, y, w = self._prepare_xy(x, y, sample_weight)
+        if len(x) == 0:
+            fail(ValueError, "x", "at least one sample to evaluate on", "0 samples")
         self._fused = None
         self._reg_layers = None
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -740,6 +757,14 @@ class Trainer:
         from .export import export
 
         return export(self, filepath, format=format, **kwargs)
+
+
+def _warn_diverged(value, epoch, step):
+    """Say why `fit` stops when the loss stops being a number (as TerminateOnNaN)."""
+    warnings.warn(f"The training loss became {value} in epoch {epoch + 1}, batch {step + 1}; "
+                  "training stopped there, and the weights may hold NaN or inf. Scale the "
+                  "inputs (very large values overflow float32) or lower the learning rate.",
+                  RuntimeWarning, stacklevel=3)
 
 
 def _single(value, n):

@@ -1,0 +1,168 @@
+"""Numbers at the edge (issue 18, cases 6-9): inputs that overflow float32,
+training that diverges, ``class_weight`` checked like ``sample_weight``,
+``evaluate`` on nothing, 16-bit images."""
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv.callbacks import LambdaCallback
+from pyconv.layers import Dense, Input
+from pyconv.models import Sequential
+
+
+def dense_model(loss="sparse_categorical_crossentropy", units=3, lr=0.01):
+    model = Sequential([Input((4,)), Dense(8, activation="relu"), Dense(units)], seed=0)
+    model.compile(pyconv.optimizers.SGD(lr), loss)
+    return model
+
+
+@pytest.fixture
+def xy(rng):
+    return rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, size=16)
+
+
+# ------------------------------------------------------- 6: float32 overflow
+@pytest.mark.parametrize("call, name", [
+    (lambda m, x, y: m.fit(x, y, verbose=0), "x"),
+    (lambda m, x, y: m.predict(x, verbose=0), "x"),
+    (lambda m, x, y: m.evaluate(x, y, verbose=0), "x"),
+    (lambda m, x, y: m.fit(x * 0, y, validation_data=(x, y), verbose=0), r"validation_data\[0\]"),
+    (lambda m, x, y: m.train_on_batch(x, y), "x"),
+])
+def test_sequential_refuses_inputs_that_overflow_float32(xy, call, name):
+    x, y = xy
+    x = x.astype(np.float64)
+    x[3, 1] = -1e300
+    with pytest.raises(ValueError, match=rf"`{name}` must be values within float32's range"
+                                         r".*magnitude 1e\+300"):
+        call(dense_model(), x, y)
+
+
+def test_regression_targets_that_overflow_float32_are_refused(xy):
+    x, _ = xy
+    y = np.ones((16, 1))
+    y[0] = 5e40
+    with pytest.raises(ValueError, match="`y` must be values within float32's range"):
+        dense_model("mse", units=1).fit(x, y, verbose=0)
+
+
+def test_infinite_and_nan_inputs_are_not_mistaken_for_overflow(xy):
+    x, y = xy
+    x = x.astype(np.float64)
+    x[0, 0], x[1, 1] = np.inf, np.nan
+    assert dense_model().predict(x, verbose=0).shape == (16, 3)
+
+
+def test_estimator_predict_refuses_float64_values_that_overflow(rng):
+    X = rng.random((20, 16)).astype(np.float32)
+    y = np.arange(20) % 2
+    clf = pyconv.CNNClassifier(max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="`X` must be values within float32's range"):
+        clf.predict(np.full((2, 16), 1e300))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_estimator_training_that_diverges_raises(rng, kind):
+    X = np.full((20, 16), 3e38, dtype=np.float32)
+    X[::2] *= -1
+    y = np.arange(20) % 2
+    est = (pyconv.CNNClassifier if kind == "classifier" else pyconv.CNNRegressor)(
+        max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="training diverged.*no longer finite.*scale X"):
+            est.fit(X, y if kind == "classifier" else y.astype(np.float64))
+
+
+def test_sequential_stops_with_a_warning_when_the_loss_becomes_nan(xy):
+    x, y = xy
+    model = dense_model("mse", units=1, lr=1e30)
+    losses = []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "overflow|invalid", RuntimeWarning)
+        with pytest.warns(RuntimeWarning, match=r"loss became (nan|inf) in epoch 1, batch \d+; "
+                                                r"training stopped"):
+            history = model.fit(x, y.astype(np.float32), epochs=20, batch_size=4, verbose=0,
+                                shuffle=False, callbacks=[LambdaCallback(
+                                    on_train_batch_end=lambda b, logs: losses.append(
+                                        logs["loss"]))])
+    assert model.stop_training and len(history.epoch) == 1
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[:-1]).all()
+
+
+# ------------------------------------------------------------ 7: class_weight
+@pytest.mark.parametrize("class_weight, exc, match", [
+    ({0: float("nan")}, ValueError, "`class_weight values` must be finite and non-negative"),
+    ({1: float("inf")}, ValueError, "`class_weight values` must be finite"),
+    ({2: -1.0}, ValueError, "`class_weight values` must be finite and non-negative"),
+    ({0: "heavy"}, TypeError, "`class_weight values` must be real numbers"),
+    ({0: True}, TypeError, "`class_weight values` must be real numbers"),
+    ({0: None}, TypeError, "`class_weight values`"),
+])
+def test_class_weight_values_are_checked_like_sample_weight(xy, class_weight, exc, match):
+    x, y = xy
+    with pytest.raises(exc, match=match):
+        dense_model().fit(x, y, class_weight=class_weight, verbose=0)
+    with pytest.raises(exc, match=match):
+        dense_model().train_on_batch(x, y, class_weight=class_weight)
+
+
+def test_class_weight_equals_the_sample_weights_it_stands_for(xy):
+    x, y = xy
+    class_weight = {0: 0.5, 1: 2.0, 7: 9.0}          # 7 is absent: ignored; 2 defaults to 1
+    a = dense_model().fit(x, y, class_weight=class_weight, shuffle=False, verbose=0)
+    b = dense_model().fit(x, y, sample_weight=np.array([0.5, 2.0, 1.0])[y], shuffle=False,
+                          verbose=0)
+    assert a.history["loss"] == b.history["loss"]
+
+
+_HUGE_LABEL = """
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    import numpy as np
+    from pyconv.layers import Dense, Input
+    from pyconv.models import Sequential
+    model = Sequential([Input((4,)), Dense(2)], seed=0)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = np.zeros((8, 4), np.float32), np.arange(8) % 2
+    model.fit(x, y, class_weight={10**9: 1.0, 2**62: 3.0, 1: 2.0}, verbose=0)
+    print("FITTED")
+"""
+
+
+def test_class_weight_with_huge_labels_allocates_nothing_per_label_value(tmp_path):
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_HUGE_LABEL)],
+                            capture_output=True, text=True, timeout=300, env=env,
+                            cwd=tmp_path)
+    assert result.returncode == 0 and "FITTED" in result.stdout, result.stderr[-2000:]
+
+
+# ---------------------------------------------------------- 8: zero samples
+def test_evaluate_on_zero_samples_raises(xy):
+    x, y = xy
+    model = dense_model()
+    with pytest.raises(ValueError, match="`x` must be at least one sample"):
+        model.evaluate(x[:0], y[:0], verbose=0)
+
+
+# ------------------------------------------------------------ 9: 16-bit PNG
+def test_16_bit_grayscale_png_is_scaled_to_uint8(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    path = tmp_path / "gray16.png"
+    Image.fromarray(np.array([[0, 1000, 30000, 65535]], dtype=np.uint16)).save(path)
+    img = pyconv.image.load_image(path)
+    assert img.dtype == np.uint8 and img.shape == (3, 1, 4)
+    np.testing.assert_array_equal(img, np.broadcast_to([[[0, 4, 117, 255]]], (3, 1, 4)))
+    ramp = np.arange(0, 65536, 257, dtype=np.uint16).reshape(16, 16)   # k * 257 -> k
+    Image.fromarray(ramp).save(path)
+    np.testing.assert_array_equal(pyconv.image.load_image(path)[1],
+                                  np.arange(256, dtype=np.uint8).reshape(16, 16))
