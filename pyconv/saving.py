@@ -37,6 +37,7 @@ import os
 import stat
 import struct
 import tempfile
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -585,8 +586,11 @@ def _read_npy_header(handle):
                (2, 0): np.lib.format.read_array_header_2_0}
     if version not in readers:
         raise ValueError(f".npy format version {version} is not one pyconv writes")
-    shape, fortran_order, dtype = readers[version](handle,
-                                                   max_header_size=_MAX_NPY_HEADER_BYTES)
+    try:
+        shape, fortran_order, dtype = readers[version](handle,
+                                                       max_header_size=_MAX_NPY_HEADER_BYTES)
+    except (tokenize.TokenError, SyntaxError) as exc:   # numpy tokenizes the header first
+        raise ValueError(f"the .npy header does not parse ({exc})") from exc
     return tuple(shape), bool(fortran_order), dtype
 
 

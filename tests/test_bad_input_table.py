@@ -20,6 +20,7 @@ import io
 import json
 import re
 import textwrap
+import warnings
 import zipfile
 from types import SimpleNamespace
 
@@ -58,10 +59,31 @@ def _dense_model(compiled=True):
 
 
 def _write_zip(path, entries):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
+    """A zip of ``entries`` (a dict, or a list of pairs whose names may repeat)."""
+    items = entries.items() if isinstance(entries, dict) else entries
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # "Duplicate name"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in items:
+                archive.writestr(name, data)
     return path
+
+
+def _npy_header_only(descr, shape):
+    """A ``.npy`` header declaring ``shape`` with no data behind it."""
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    text += b" " * (63 - (len(text) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+def _patched_central_directory(src, dst, offset, value):
+    """``src`` with a 2-byte field of its first entry's (config.json's) central
+    directory record set to ``value``."""
+    raw = bytearray(src.read_bytes())
+    start = raw.index(b"PK\x01\x02")
+    raw[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+    dst.write_bytes(bytes(raw))
+    return dst
 
 
 def _saved_config(path):
@@ -101,9 +123,25 @@ def ctx(tmp_path_factory):
     np.lib.format.write_array(object_npy, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     fortran_bomb = io.BytesIO()
     np.lib.format.write_array(fortran_bomb, np.zeros((4, 3), dtype=np.float32))
+    config_text = entries["config.json"]
+    huge_npy = _npy_header_only("<f4", (10**6, 10**6))
     return SimpleNamespace(
         tmp=tmp,
         model=model,
+        duplicate_layer_names=variant("duplayer.pyconv", edit=lambda c: _model_cfg(c)[
+            "layers"].append(_model_cfg(c)["layers"][-1])),
+        duplicate_entries=_write_zip(tmp / "dupentry.pyconv", list(entries.items())
+                                     + [("config.json", config_text)]),
+        huge_npy_header=variant("hugenpy.pyconv", raw={"weights/00000.npy": huge_npy}),
+        oversized_entry=variant("oversized.pyconv", raw={
+            "weights/00000.npy": entries["weights/00000.npy"] + bytes(100_000)}),
+        huge_units=variant("hugeunits.pyconv", edit=lambda c: _model_cfg(c)["layers"][-1][
+            "config"].update(units=2**31 - 1)),
+        huge_json_int=variant("hugeint.pyconv", raw={"config.json": config_text.replace(
+            b'"format_version": 1', b'"format_version": ' + b"9" * 5000)}),
+        encrypted=_patched_central_directory(good, tmp / "encrypted.pyconv", 8, 0x0001),
+        unknown_method=_patched_central_directory(good, tmp / "method.pyconv", 10, 99),
+        future_zip_version=_patched_central_directory(good, tmp / "zipver.pyconv", 6, 0xFF),
         uncompiled=_dense_model(compiled=False),
         conv_model=_conv_model(),
         good=good,
@@ -176,6 +214,12 @@ _EST_Y = np.arange(12) % 2
 
 def _fitted_classifier():
     return _estimator(input_shape=(1, 4, 4), random_state=0).fit(_EST_X, _EST_Y)
+
+
+def _renamed_duplicate():
+    model = Sequential([L.Input((4,)), L.Dense(3, name="dense_a"), L.Dense(2, name="dense_b")])
+    model.layers[1].name = "dense_a"
+    return model
 
 
 def _fb(**params):
@@ -488,6 +532,50 @@ ROWS = [
      TypeError, arg("custom_objects")),
     ("load_weights-wrong-model", lambda c: c.conv_model.load_weights(c.good), ValueError,
      "Cannot load"),
+    # issue 18: hostile files (weights never keyed by a name that can repeat, nothing
+    # a file declares allocated before it is checked, zipfile's own errors wrapped)
+    ("load_model-float-path", lambda c: load_model(3.5), TypeError, arg("filepath")),
+    ("load_model-max-params-str", lambda c: load_model(c.good, max_params="many"), TypeError,
+     arg("max_params")),
+    ("load_model-max-params-too-small", lambda c: load_model(c.good, max_params=1), ValueError,
+     "Cannot load.*15 parameters.*`max_params`"),
+    ("load_model-duplicate-layer-names", lambda c: load_model(c.duplicate_layer_names),
+     ValueError, "Cannot load.*unique names"),
+    ("load_model-duplicate-zip-entries", lambda c: load_model(c.duplicate_entries), ValueError,
+     "Cannot load.*'config.json' twice"),
+    ("load_model-npy-header-10-to-12-elements", lambda c: load_model(c.huge_npy_header),
+     ValueError, r"Cannot load.*declares shape \(1000000, 1000000\)"),
+    ("load_model-entry-larger-than-manifest", lambda c: load_model(c.oversized_entry),
+     ValueError, "Cannot load.*declares 100"),
+    ("load_model-units-2-to-31", lambda c: load_model(c.huge_units), ValueError,
+     "Cannot load.*max_params"),
+    ("load_model-json-int-5000-digits", lambda c: load_model(c.huge_json_int), ValueError,
+     "Cannot load.*config.json is corrupt"),
+    ("load_model-encrypted-flag", lambda c: load_model(c.encrypted), ValueError,
+     "Cannot load.*flags 0x0001"),
+    ("load_model-unknown-compression", lambda c: load_model(c.unknown_method), ValueError,
+     "Cannot load.*compression method 99"),
+    ("load_model-future-zip-version", lambda c: load_model(c.future_zip_version), ValueError,
+     "Cannot load.*version 25.5"),
+    ("save-duplicate-layer-names", lambda c: _renamed_duplicate().save(c.tmp / "dup.pyconv"),
+     ValueError, "unique.*'dense_a'"),
+    # issue 18: numbers and thread counts
+    ("fit-x-overflows-float32", lambda c: _fit(c, x=np.full((8, 4), 1e300)), ValueError,
+     arg("x")),
+    ("predict-x-overflows-float32", lambda c: c.model.predict(np.full((2, 4), -1e39), verbose=0),
+     ValueError, arg("x")),
+    ("fit-validation-x-overflows-float32", lambda c: _fit(c, validation_data=(
+        np.full((8, 4), 1e300), YD)), ValueError, arg("validation_data[0]")),
+    ("fit-class-weight-nan", lambda c: _fit(c, class_weight={0: float("nan")}), ValueError,
+     arg("class_weight values")),
+    ("fit-class-weight-inf", lambda c: _fit(c, class_weight={1: float("inf")}), ValueError,
+     arg("class_weight values")),
+    ("fit-class-weight-str-value", lambda c: _fit(c, class_weight={0: "2"}), TypeError,
+     arg("class_weight values")),
+    ("evaluate-zero-samples", lambda c: c.model.evaluate(XD[:0], YD[:0], verbose=0),
+     ValueError, arg("x")),
+    ("set_num_threads-1024", lambda c: pyconv.set_num_threads(max(1024, 4 * os.cpu_count() + 1)),
+     ValueError, arg("n")),
     # ---------------- FilterBankTransformer (not in test_transformers.py)
     ("FilterBank-pool-size-float", lambda c: _fb(pool_size=2.5).fit(np.zeros((2, 16))),
      TypeError, arg("pool_size")),
@@ -550,6 +638,13 @@ ESTIMATOR_ROWS = [
      pytest.importorskip("sklearn.exceptions").NotFittedError, "CNNClassifier"),
     ("CNNClassifier-predict-wrong-width", lambda c: _fitted_classifier().predict(
         np.zeros((3, 9))), ValueError, "X|features"),
+    ("CNNClassifier-n-threads-10-to-6", lambda c: _estimator(n_threads=10**6).fit(
+        _EST_X, _EST_Y), ValueError, arg("n_threads")),
+    ("CNNClassifier-predict-X-overflows-float32", lambda c: _fitted_classifier().predict(
+        np.full((3, 16), 1e300)), ValueError, arg("X")),
+    ("CNNClassifier-fit-diverges", lambda c: _estimator().set_params(max_iter=3).fit(
+        np.full((12, 16), 3e38, np.float32) * np.where(_EST_Y, 1, -1)[:, None].astype(
+            np.float32), _EST_Y), ValueError, "diverged"),
     ("CNNRegressor-learning-rate-negative", lambda c: _estimator("regressor",
                                                                  learning_rate=-1.0).fit(
         _EST_X, _EST_Y.astype(float)), ValueError, arg("learning_rate")),
@@ -656,6 +751,20 @@ SUBPROCESS_ROWS = [
      "m = Sequential([L.Input((4,)), L.Dense(2)]); m.compile('sgd', 'mse');"
      "h = m.fit(np.ones((4, 4)), np.ones((4, 2)), batch_size=2**62, verbose=0);"
      "assert len(h.history['loss']) == 1", "nothing", ""),
+    # issue 18: a 6 GiB workspace from padding and dilation, 1024 OpenMP threads
+    # under an address-space limit, a class weight for label 10**9.
+    ("conv-1x1-dilation-20000-padding-20000",
+     "F.conv2d(np.ones((1, 1, 1, 1), np.float32), np.ones((1, 1, 3, 3), np.float32),"
+     " dilation=20000, padding=20000)", "ValueError", arg("padding", "dilation")),
+    ("set_num_threads-1024-limited",
+     "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30));"
+     "pyconv.set_num_threads(1024); F.conv2d(np.ones((8, 3, 64, 64)), W)",
+     "ValueError", arg("n")),
+    ("fit-class-weight-label-10-to-9",
+     "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30));"
+     "m = Sequential([L.Input((4,)), L.Dense(2)]); m.compile('sgd', "
+     "'sparse_categorical_crossentropy'); m.fit(np.zeros((4, 4)), np.array([0, 1, 0, 1]),"
+     " class_weight={10**9: 1.0}, verbose=0)", "nothing", ""),
     ("predict-batch-2-to-40",
      "m = Sequential([L.Input((4,)), L.Dense(2)]);"
      "m.predict(np.broadcast_to(np.ones((1, 4), np.float32), (2**40, 4)), verbose=0)",

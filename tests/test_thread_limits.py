@@ -207,3 +207,75 @@ def test_estimator_thread_count_is_bounded():
     y = np.arange(8) % 2
     with pytest.raises(ValueError, match="`n_threads`"):
         pyconv.CNNClassifier(max_iter=1, n_threads=10**6).fit(X, y)
+
+
+# ------------------------------------------------- resources over many cycles
+def _process_figures():
+    with open("/proc/self/statm") as statm:
+        rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return rss, len(os.listdir("/proc/self/fd")), threading.active_count(), len(
+        os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc")
+def test_cycles_in_two_threads_keep_memory_fds_threads_and_blas_flat(
+        real_blas_at_two_threads, rng, tmp_path, record_property):
+    """fit / predict / save / load / a refused hostile load, in two Python
+    threads at once, over many cycles."""
+    import gc
+
+    from pyconv.layers import Conv2D, Flatten, MaxPool2D
+    from pyconv.models import load_model
+
+    x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, size=32)
+    damaged = tmp_path / "damaged.pyconv"
+
+    def cycles(worker, count):
+        for cycle in range(count):
+            model = Sequential([Input((1, 8, 8)), Conv2D(4, 3, activation="relu"), MaxPool2D(),
+                                Flatten(), Dense(3)], seed=cycle)
+            model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+            model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+            path = tmp_path / f"w{worker}.pyconv"
+            model.save(path)
+            restored = load_model(path)
+            np.testing.assert_array_equal(restored.predict(x, verbose=0),
+                                          model.predict(x, verbose=0))
+            if worker == 0 and cycle == 0:
+                damaged.write_bytes(path.read_bytes()[:-40])
+            with pytest.raises(ValueError):
+                load_model(damaged)
+
+    def in_two_threads(count):
+        errors = []
+        threads = [threading.Thread(target=lambda w=w: _collect(errors, cycles, w, count))
+                   for w in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+        assert not errors, errors
+
+    in_two_threads(10)                                  # warm-up: caches, pools, imports
+    gc.collect()
+    before = _process_figures()
+    in_two_threads(60)
+    gc.collect()
+    after = _process_figures()
+    figures = (f"RSS {before[0] / 2**20:.1f} -> {after[0] / 2**20:.1f} MiB, "
+               f"fds {before[1]} -> {after[1]}, Python threads {before[2]} -> {after[2]}, "
+               f"OS threads {before[3]} -> {after[3]}, over 2 x 60 cycles of fit/predict/"
+               f"save/load/refused load; BLAS threads after: {_blas_counts()}")
+    print("\n[resources]", figures)
+    record_property("resources", figures)
+    assert after[1] == before[1] and after[2] == before[2] and after[3] == before[3]
+    assert after[0] < before[0] * 1.05
+    assert set(_blas_counts()) == {2}
+
+
+def _collect(errors, body, *args):
+    try:
+        body(*args)
+    except BaseException as exc:      # reported by the main thread
+        errors.append(exc)
