@@ -10,19 +10,18 @@ import json
 import os
 import stat
 import struct
-import subprocess
 import sys
-import textwrap
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
 
-import pyconv
 from pyconv import saving
 from pyconv.layers import Dense, Input
 from pyconv.models import Sequential, load_model
+
+from _support import run_python
 
 X = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
 
@@ -148,12 +147,7 @@ _LIMITED_LOAD = """
 
 
 def load_in_limited_child(path):
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
-        filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_LIMITED_LOAD), str(path)],
-                            capture_output=True, text=True, timeout=300, env=env,
-                            cwd=os.path.dirname(path))
+    result = run_python(_LIMITED_LOAD, path, env={"OMP_NUM_THREADS": 1}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip().splitlines()[-1]
 

@@ -10,24 +10,20 @@ is the run at length.
 """
 import json
 import os
-import subprocess
-import sys
 
-import pyconv
+from _support import run_python
 
 TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
                     "fuzz_model_files.py")
 
 
 def test_every_truncation_byte_and_bit_flip_of_a_small_model_is_a_value_error(tmp_path):
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [package_parent,
-                                                        os.environ.get("PYTHONPATH")])))
     log = tmp_path / "cases.log"
-    result = subprocess.run([sys.executable, TOOL, "--bits", "--repacked", "--json",
-                             "--memory-mb", "1024", "--timeout", "60", "--log", str(log)],
-                            capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
+    result = run_python("import runpy, sys; sys.argv = sys.argv[1:]; "
+                        "runpy.run_path(sys.argv[0], run_name='__main__')",
+                        TOOL, "--bits", "--repacked", "--json", "--memory-mb", 1024,
+                        "--timeout", 60, "--log", log, timeout=900,
+                        env={"OMP_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1})
     last_case = log.read_text().splitlines()[-1:] if log.exists() else []
     assert result.returncode in (0, 1), (
         f"the fuzz process died (return code {result.returncode}; -14 is a hang) at "

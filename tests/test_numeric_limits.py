@@ -1,10 +1,6 @@
 """Numbers at the edge (issue 18, cases 6-9): inputs that overflow float32,
 training that diverges, ``class_weight`` checked like ``sample_weight``,
 ``evaluate`` on nothing, 16-bit images."""
-import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -14,6 +10,8 @@ import pyconv
 from pyconv.callbacks import LambdaCallback
 from pyconv.layers import Dense, Input
 from pyconv.models import Sequential
+
+from _support import run_python
 
 
 def dense_model(loss="sparse_categorical_crossentropy", units=3, lr=0.01):
@@ -136,13 +134,8 @@ _HUGE_LABEL = """
 """
 
 
-def test_class_weight_with_huge_labels_allocates_nothing_per_label_value(tmp_path):
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
-        filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(_HUGE_LABEL)],
-                            capture_output=True, text=True, timeout=300, env=env,
-                            cwd=tmp_path)
+def test_class_weight_with_huge_labels_allocates_nothing_per_label_value():
+    result = run_python(_HUGE_LABEL, env={"OMP_NUM_THREADS": 1}, timeout=300)
     assert result.returncode == 0 and "FITTED" in result.stdout, result.stderr[-2000:]
 
 
