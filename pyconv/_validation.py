@@ -4,6 +4,7 @@ All messages have one shape: "`name` must be <expected>; got <received>."
 `TypeError` is raised for kinds (dtype, Python type), `ValueError` for values
 and shapes. Nothing here is called from kernels.
 """
+import math
 import numbers
 import operator
 import warnings
@@ -159,6 +160,16 @@ def check_int(value, name, min_value=None, max_value=None):
         fail(ValueError, name, bound, value)
     if max_value is not None and value > max_value:
         fail(ValueError, name, f"an int <= {max_value}", value)
+    return value
+
+
+def check_weight(value, name):
+    """Return a class or sample weight as a float: a finite, non-negative real."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        fail(TypeError, name, "real numbers", repr(value))
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0):
+        fail(ValueError, name, "finite and non-negative", value)
     return value
 
 

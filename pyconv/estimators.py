@@ -89,8 +89,8 @@ from . import layers as _layers
 from . import optimizers as _optimizers
 from ._threads import get_num_threads, max_threads
 from ._typing import ArrayLike
-from ._validation import (as_float_array, check_int, check_positive_float, fail,
-                          warn_if_channels_last)
+from ._validation import (as_float_array, check_int, check_positive_float, check_weight,
+                          fail, warn_if_channels_last)
 from .callbacks import Callback
 from .models import Sequential
 
@@ -688,6 +688,8 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         if self.class_weight is None:
             return 1.0
         if isinstance(self.class_weight, dict):
+            for value in self.class_weight.values():
+                check_weight(value, "class_weight values")
             weights = compute_class_weight(self.class_weight, classes=self.classes_,
                                            y=self.classes_[y_enc])
             return np.asarray(weights, dtype=np.float64)[y_enc]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import numbers
 import signal
 import threading
 import warnings
@@ -40,8 +39,8 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from ._progbar import is_interactive
 from ._threads import blas_single_threaded
-from ._validation import (as_float_array, check_int, check_positive_float, fail,
-                          warn_if_channels_last, warn_if_not_finite)
+from ._validation import (as_float_array, check_int, check_positive_float, check_weight,
+                          fail, warn_if_channels_last, warn_if_not_finite)
 from ._typing import ArrayLike
 from .callbacks import Callback, CallbackList, History
 
@@ -334,13 +333,7 @@ class Trainer:
         weights = {}
         for key, value in class_weight.items():
             key = check_int(key, "class_weight keys", min_value=0)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-                fail(TypeError, "class_weight values", "real numbers", repr(value))
-            value = float(value)
-            if not (math.isfinite(value) and value >= 0):
-                fail(ValueError, "class_weight values", "finite and non-negative",
-                     f"{value} for class {key}")
-            weights[key] = value
+            weights[key] = check_weight(value, "class_weight values")
         present, inverse = np.unique(labels, return_inverse=True)
         table = np.array([weights.get(int(label), 1.0) for label in present])
         return table[inverse.reshape(-1)]

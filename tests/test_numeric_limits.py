@@ -120,6 +120,16 @@ def test_class_weight_equals_the_sample_weights_it_stands_for(xy):
     assert a.history["loss"] == b.history["loss"]
 
 
+@pytest.mark.parametrize("class_weight, exc", [
+    ({0: float("nan"), 1: 1.0}, ValueError), ({0: float("inf"), 1: 1.0}, ValueError),
+    ({0: -1.0, 1: 1.0}, ValueError), ({0: "a", 1: 1.0}, TypeError),
+])
+def test_estimator_class_weight_values_are_checked(rng, class_weight, exc):
+    X = rng.random((12, 16)).astype(np.float32)
+    with pytest.raises(exc, match="`class_weight values`"):
+        pyconv.CNNClassifier(max_iter=1, class_weight=class_weight).fit(X, np.arange(12) % 2)
+
+
 _HUGE_LABEL = """
     import resource
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
@@ -159,3 +169,4 @@ def test_16_bit_grayscale_png_is_scaled_to_uint8(tmp_path):
     Image.fromarray(ramp).save(path)
     np.testing.assert_array_equal(pyconv.image.load_image(path)[1],
                                   np.arange(256, dtype=np.uint8).reshape(16, 16))
+
