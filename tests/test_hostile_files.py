@@ -152,22 +152,34 @@ def load_in_limited_child(path):
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_zip_bomb_is_refused_before_inflating(saved):
-    # A deflated weight entry that inflates to 2 GiB (~2 MB on disk).
-    items = entries(saved)
-    with zipfile.ZipFile(saved, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+def _with_deflated_weight(path, content):
+    """Rewrite ``path`` with ``content`` as its first weight entry, deflated."""
+    items = entries(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as out:
         for name, data in items:
-            if name != "weights/00000.npy":
-                out.writestr(name, data)
-                continue
-            zeros = bytes(1 << 24)
-            with out.open(name, "w", force_zip64=True) as handle:
-                handle.write(data)
-                for _ in range(128):
-                    handle.write(zeros)
-    line = load_in_limited_child(saved)
-    assert line.startswith("RAISED ValueError Cannot load"), line
-    assert "declares" in line
+            out.writestr(name, content if name == "weights/00000.npy" else data)
+    return dict(items)["weights/00000.npy"]
+
+
+def test_entry_declaring_gigabytes_is_refused_before_inflating(saved):
+    _with_deflated_weight(saved, b"\0" * 65536)
+    _patch_central_directory(saved, "weights/00000.npy", 24, "<I", 3 << 30)   # 3 GiB
+    refused(saved, r"weights/00000.npy.*declares 3221225472 bytes, more than the \d+ it can "
+                   "hold")
+
+
+def test_zip_bomb_lying_about_its_size_inflates_no_further_than_declared(saved):
+    import tracemalloc
+
+    original = _with_deflated_weight(saved, bytes(128 << 20))      # 128 MiB in ~130 kB
+    _patch_central_directory(saved, "weights/00000.npy", 24, "<I", len(original))
+    tracemalloc.start()
+    try:
+        refused(saved, "weights/00000.npy.*corrupt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
 
 
 def test_config_asking_for_a_huge_layer_is_refused_before_building(saved):
