@@ -18,6 +18,8 @@ change):
 - A ReLU (layer or ``Activation("relu")``) after such a Conv2D or Dense
   becomes that layer's activation; a Conv2D's ReLU runs in the kernels'
   epilogue where they have one.
+- Kernels that an algorithm transforms or repacks on every call (Winograd's
+  ``G g G^T``, the direct kernels' layouts) are prepared once per plan.
 
 Plans hold references to the live weight arrays (optimizers update them in
 place, so those stay current) and copies only where they fold.
@@ -225,13 +227,21 @@ class Plan:
             self.steps.append(run)
             if out is not None:
                 self.buffers.append(out)
+        # Winograd-transformed and packed kernels, made at the first run
+        # (see functional._prepared_weights), then reused.
+        self.prepared_weights = {}
         self.nbytes = sum(buffer.nbytes for buffer in self.buffers)
         self.n_folded = sum(1 for s in stages if s.kernel is not None
                             and s.kernel is not getattr(s.layer, "kernel", None))
 
     def run(self, x):
-        for step in self.steps:
-            x = step(x)
+        prepared = _functional._prepared
+        prepared.table = self.prepared_weights
+        try:
+            for step in self.steps:
+                x = step(x)
+        finally:
+            prepared.table = None
         return x
 
 

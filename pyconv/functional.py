@@ -95,6 +95,29 @@ def _workspace(key, shape, dtype):
 
 
 # --------------------------------------------------------------------------
+# Weights an algorithm transforms or packs (Winograd's U, the direct
+# kernels' layouts) are recomputed on every call: in training they change
+# between calls. A compiled inference plan (pyconv._inference) holds its
+# weights fixed, so while it runs it lends this thread its table and each
+# transform runs once per plan instead of once per batch.
+# --------------------------------------------------------------------------
+_prepared = threading.local()
+
+
+def _prepared_weights(kind, weight, extra, compute):
+    """``compute()``, remembered in the running plan's table (if any) under
+    ``(kind, weight, extra)``."""
+    table = getattr(_prepared, "table", None)
+    if table is None:
+        return compute()
+    key = (kind, id(weight), extra)
+    hit = table.get(key)
+    if hit is None or hit[0] is not weight:
+        hit = table[key] = (weight, compute())
+    return hit[1]
+
+
+# --------------------------------------------------------------------------
 # Argument checking shared by the conv functions
 # --------------------------------------------------------------------------
 def _as_batch(x, name):
@@ -320,7 +343,9 @@ def _winograd_forward(kernels, x, weight, bias, out, top, left, has_bias, n_thre
     size = kernels.winograd_workspace_size(c_in, c_out, tile, -(-wo // tile), rb, 1)
     workspace = _workspace("col", (n_threads, size), x.dtype)
     with blas_single_threaded():
-        kernels.conv2d_winograd_forward(x, _winograd_weights(weight, tile), bias, out,
+        u = _prepared_weights("winograd", weight, tile,
+                              lambda: _winograd_weights(weight, tile))
+        kernels.conv2d_winograd_forward(x, u, bias, out,
                                         workspace, top, left, has_bias, tile, rb, n_threads)
     return out
 
@@ -396,13 +421,19 @@ def _use_direct_w8(kernels, dtype, weight_shape, stride, groups):
 def _direct_forward_w8(kernels, x, weight, bias, out, top, left, dilation, has_bias,
                        n_threads, relu=False):
     c_out, c_in, kh, kw = weight.shape
-    w8 = np.zeros((c_in * kh * kw, 8), dtype=np.float32)
-    w8[:, :c_out] = weight.reshape(c_out, -1).T
+    w8 = _prepared_weights("direct_w8", weight, None, lambda: _pack_direct_w8(weight))
     padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
     workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w + 16), x.dtype)
     kernels.conv2d_direct_forward_w8(x, w8, bias, offs, out, workspace, padded_h, padded_w,
                                      top, left, has_bias, relu, n_threads)
     return out
+
+
+def _pack_direct_w8(weight):
+    c_out = weight.shape[0]
+    w8 = np.zeros((weight[0].size, 8), dtype=np.float32)
+    w8[:, :c_out] = weight.reshape(c_out, -1).T
+    return w8
 
 
 def _direct_geometry(c_in, kh, kw, ho, wo, dilation):
@@ -423,8 +454,8 @@ def _direct_geometry_cached(c_in, kh, kw, ho, wo, dh, dw):
 
 def _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias, n_threads):
     c_out, c_in, kh, kw = weight.shape
-    wpk = np.ascontiguousarray(
-        weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1))
+    wpk = _prepared_weights("direct", weight, None, lambda: np.ascontiguousarray(
+        weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1)))
     padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
     workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w), x.dtype)
     kernels.conv2d_direct_forward(x, wpk, bias, offs, out, workspace, padded_h, padded_w,

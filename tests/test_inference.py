@@ -42,6 +42,11 @@ MODELS = {
         layers.AvgPool2D(), layers.Conv2D(6, 3, groups=2, padding="same"),
         layers.BatchNormalization(scale=False), layers.GlobalAvgPool2D(),
         layers.Dense(5), layers.BatchNormalization(), layers.Softmax()],
+    "winograd_direct": lambda: [     # weights the conv algorithms transform or pack
+        layers.Input((16, 10, 10)), layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.Conv2D(32, 3), layers.BatchNormalization(), layers.ReLU(),
+        layers.Conv2D(8, 3, padding="same"), layers.Conv2D(16, 3, activation="relu"),
+        layers.GlobalMaxPool2D(), layers.Dense(3)],
     "unfoldable": lambda: [
         layers.Input((2, 9, 9)), layers.Conv2D(4, 3, activation="tanh"),
         layers.BatchNormalization(), layers.MaxPool2D(2, padding="same"),
@@ -88,11 +93,12 @@ def test_unfolded_plan_equals_layer_by_layer_exactly(rng):
     assert np.array_equal(model.predict(x, verbose=0), _layer_by_layer(model, x))
 
 
-def test_weight_changes_reach_the_plan(rng, tmp_path):
-    model = pyconv.Sequential(MODELS["conv_bn_relu"](), seed=0)
+@pytest.mark.parametrize("name", ["conv_bn_relu", "winograd_direct"])
+def test_weight_changes_reach_the_plan(name, rng, tmp_path):
+    model = pyconv.Sequential(MODELS[name](), seed=0)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    x = rng.normal(size=(6, 3, 12, 12)).astype(np.float32)
-    y = rng.integers(0, 5, size=6)
+    x = rng.normal(size=(6,) + model.input_shape[1:]).astype(np.float32)
+    y = rng.integers(0, model.output_shape[-1], size=6)
 
     def check():
         np.testing.assert_allclose(model.predict(x, verbose=0), _layer_by_layer(model, x),
@@ -101,8 +107,11 @@ def test_weight_changes_reach_the_plan(rng, tmp_path):
     check()
     _randomize(model, rng)                                   # model.set_weights
     check()
-    bn = model.layers[1]
+    bn = next(layer for layer in model.layers if isinstance(layer, layers.BatchNormalization))
     bn.set_weights([w * 2 + 1 for w in bn.get_weights()])  # a layer's set_weights
+    check()
+    conv = model.layers[0]
+    conv.set_weights([-w for w in conv.get_weights()])
     check()
     model.fit(x, y, epochs=2, verbose=0)                     # BN statistics and kernels move
     check()
