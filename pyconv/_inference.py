@@ -133,9 +133,8 @@ def _activation_in_place(act):
     return lambda y: act.forward(y, out=y)
 
 
-def _conv_step(stage, batch_shape, dtype):
+def _conv_step(stage, batch_shape, out, scratch):
     layer = stage.layer
-    out = np.empty((batch_shape[0],) + layer.compute_output_shape(batch_shape[1:]), dtype)
     pads = layer._pads if layer._pads is not None else layer.explicit_padding(batch_shape[1:])
     relu = type(stage.activation) is _activations._ReLU
     after = None if relu else _activation_in_place(stage.activation)
@@ -148,11 +147,10 @@ def _conv_step(stage, batch_shape, dtype):
         if after is not None:
             after(out)
         return out
-    return run, out
+    return run
 
 
-def _dense_step(stage, batch_shape, dtype):
-    out = np.empty((batch_shape[0], stage.kernel.shape[1]), dtype)
+def _dense_step(stage, batch_shape, out, scratch):
     kernel, bias = stage.kernel, stage.bias
     act = stage.activation
     relu = type(act) is _activations._ReLU
@@ -168,21 +166,20 @@ def _dense_step(stage, batch_shape, dtype):
         elif after is not None:
             after(out)
         return out
-    return run, out
+    return run
 
 
-def _pool_step(stage, batch_shape, dtype):
+def _pool_step(stage, batch_shape, out, scratch):
     from ._dispatch import kernels
     from .layers import MaxPool2D
 
     layer = stage.layer
-    out = np.empty((batch_shape[0],) + layer.compute_output_shape(batch_shape[1:]), dtype)
     (top, _), (left, _) = layer.explicit_padding(batch_shape[1:])
     (kh, kw), (sh, sw) = layer.pool_size, layer.strides
     n_threads = effective_n_threads(8 * (int(np.prod(batch_shape)) + out.size))
     pool = kernels("pool")
     if type(layer) is MaxPool2D:
-        indices = np.empty(out.shape, np.int64)
+        indices = scratch(out.shape, np.int64)    # argmax positions, not needed here
         forward = pool.max_pool2d_forward
 
         def run(x):
@@ -194,43 +191,65 @@ def _pool_step(stage, batch_shape, dtype):
         def run(x):
             forward(x, out, kh, kw, sh, sw, top, left, False, 0, n_threads)
             return out
-    return run, out
+    return run
 
 
-def _view_step(stage, batch_shape, dtype):
+def _view_step(stage, batch_shape, out, scratch):
     shape = (batch_shape[0],) + tuple(stage.layer.compute_output_shape(batch_shape[1:]))
-    return (lambda x: x.reshape(shape)), None
+    return lambda x: x.reshape(shape)
 
 
-def _layer_step(stage, batch_shape, dtype):
+def _layer_step(stage, batch_shape, out, scratch):
     forward = stage.layer.forward
-    return (lambda x: forward(x, training=False)), None
+    return lambda x: forward(x, training=False)
 
 
 _STEPS = {"conv": _conv_step, "dense": _dense_step, "pool": _pool_step, "view": _view_step,
           "layer": _layer_step}
+_WRITES_BUFFER = ("conv", "dense", "pool")   # the others return views or fresh arrays
 
 
 class Plan:
     """Prepared steps for one batch shape: ``plan.run(x)`` returns the
-    output buffer (overwritten by the next run)."""
+    output buffer (overwritten by the next run).
+
+    Memory: the steps write into two arenas in turn (each step reads the
+    one the previous step wrote), so a plan holds twice the largest
+    activation of its batch, however deep the network.
+    """
 
     def __init__(self, model, batch_shape):
         self.batch_shape = tuple(batch_shape)
         self.generation = _generation
         dtype = model.dtype
+        n = batch_shape[0]
         stages, shapes = _stages(model)
+        out_shapes = [(n,) + tuple(stage.layer.compute_output_shape(shape))
+                      for stage, shape in zip(stages, shapes)]
+        largest = max([int(np.prod(shape)) for stage, shape in zip(stages, out_shapes)
+                       if stage.kind in _WRITES_BUFFER] or [0])
+        arenas = [np.empty(largest, dtype) for _ in range(2 if largest else 0)]
+        scratch_buffers = []
+
+        def scratch(shape, scratch_dtype):
+            buffer = np.empty(shape, scratch_dtype)
+            scratch_buffers.append(buffer)
+            return buffer
+
         self.steps = []
-        self.buffers = []
-        for stage, shape in zip(stages, shapes):
-            run, out = _STEPS[stage.kind](stage, (batch_shape[0],) + shape, dtype)
-            self.steps.append(run)
-            if out is not None:
-                self.buffers.append(out)
+        current = None      # the arena holding the running activation, if any
+        for stage, shape, out_shape in zip(stages, shapes, out_shapes):
+            out = None
+            if stage.kind in _WRITES_BUFFER:
+                current = 1 if current == 0 else 0
+                out = arenas[current][:int(np.prod(out_shape))].reshape(out_shape)
+            elif stage.kind == "layer":
+                current = None
+            self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch))
         # Winograd-transformed and packed kernels, made at the first run
         # (see functional._prepared_weights), then reused.
         self.prepared_weights = {}
-        self.nbytes = sum(buffer.nbytes for buffer in self.buffers)
+        self.nbytes = sum(buffer.nbytes for buffer in arenas + scratch_buffers)
         self.n_folded = sum(1 for s in stages if s.kernel is not None
                             and s.kernel is not getattr(s.layer, "kernel", None))
 
@@ -261,8 +280,9 @@ class _ModelPlans:
 # another model's buffers.
 _PLANS = weakref.WeakKeyDictionary()
 _PLAN_LOCK = threading.Lock()
-#: A plan whose buffers exceed this many bytes runs once and is not kept.
-MAX_KEPT_BYTES = 64 * 2**20
+#: A plan whose buffers exceed this many bytes runs once and is not kept
+#: (its arenas would be fresh memory, page faults included, at every call).
+MAX_KEPT_BYTES = 128 * 2**20
 MAX_KEPT_PLANS = 8
 
 
