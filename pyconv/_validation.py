@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "fail",
     "as_float_array",
+    "is_array_like",
     "check_ndim",
     "check_int",
     "check_pair",
@@ -49,9 +50,7 @@ def as_float_array(x, name, dtype=None):
     for it (float64 ``1e300`` as float32) raise `ValueError` instead of
     silently becoming infinite.
     """
-    if isinstance(x, (str, bytes)):
-        fail(TypeError, name, "a real-valued numeric array", f"a {type(x).__name__}")
-    if not _is_array_like(x):
+    if not is_array_like(x):
         # np.asarray would walk a Sequence-like object item by item (without
         # end, for some) or wrap a generator as an object array.
         fail(TypeError, name, "a real-valued numeric array (a numpy array, a nested list, "
@@ -79,13 +78,22 @@ def as_float_array(x, name, dtype=None):
     return out
 
 
-def _is_array_like(x):
+def is_array_like(x):
     """Whether numpy can turn ``x`` into an array without iterating an
-    arbitrary Python object: arrays, numbers, lists and tuples, and anything
-    exposing the array protocols (memmaps, pandas, dask, torch tensors)."""
-    return (isinstance(x, (np.ndarray, np.generic, numbers.Number, list, tuple))
-            or any(hasattr(x, attr) for attr in
-                   ("__array__", "__array_interface__", "__array_struct__")))
+    arbitrary Python object: arrays, numbers, lists, tuples and ranges, and
+    anything exposing the array protocols or the buffer protocol (memmaps,
+    pandas, dask, torch tensors). Strings and bytes are not."""
+    if isinstance(x, (np.ndarray, np.generic, numbers.Number, list, tuple, range)):
+        return True
+    if isinstance(x, (str, bytes, bytearray)):
+        return False
+    if any(hasattr(x, attr) for attr in ("__array__", "__array_interface__", "__array_struct__")):
+        return True
+    try:
+        memoryview(x)
+    except TypeError:
+        return False
+    return True
 
 
 def all_finite(arr, chunk_elements=1 << 20):

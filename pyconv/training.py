@@ -37,6 +37,7 @@ from . import _inference
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from ._data_adapters import ArrayAdapter, batch_slices, check_stream_call, is_stream, stream_adapter
 from ._progbar import is_interactive
 from ._threads import blas_single_threaded
 from ._validation import (as_float_array, check_int, check_positive_float, check_weight,
@@ -107,44 +108,6 @@ class _SigintDeferrer:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
         return False
-
-
-def _batch_slices(n_samples, batch_size):
-    return [(start, min(start + batch_size, n_samples))
-            for start in range(0, n_samples, batch_size)]
-
-
-class _Batcher:
-    """Yields ``(x, y, w)`` batches: views in order, or gathered into buffers."""
-
-    def __init__(self, x, y, w, batch_size):
-        self.x, self.y, self.w = x, y, w
-        self.batch_size = batch_size
-        self.slices = _batch_slices(len(x), batch_size)
-        self._buffers = {}
-
-    def __len__(self):
-        return len(self.slices)
-
-    def _buffer(self, size):
-        buf = self._buffers.get(size)
-        if buf is None:
-            buf = np.empty((size,) + self.x.shape[1:], dtype=self.x.dtype)
-            self._buffers[size] = buf
-        return buf
-
-    def batch(self, step, order=None):
-        start, stop = self.slices[step]
-        if order is None:
-            xb = self.x[start:stop]
-            yb = self.y[start:stop] if self.y is not None else None
-            wb = self.w[start:stop] if self.w is not None else None
-            return xb, yb, wb
-        idx = order[start:stop]
-        xb = np.take(self.x, idx, axis=0, out=self._buffer(stop - start))
-        yb = self.y[idx] if self.y is not None else None
-        wb = self.w[idx] if self.w is not None else None
-        return xb, yb, wb
 
 
 def _activation_name(layer):
@@ -234,6 +197,7 @@ class Trainer:
     dtype: Any
     _rng: Any
     _output_shape: Any
+    built: bool
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Union[str, optimizers_module.Optimizer] = "rmsprop",
@@ -453,18 +417,49 @@ class Trainer:
         for metric in self.metrics:
             metric.reset_state()
 
+    # ------------------------------------------------------------------- data
+    def _stream(self, data, name, steps, shuffle=False, class_weight=None, needs_y=True):
+        """The adapter of a generator/iterable/PyDataset ``data`` (see
+        `pyconv._data_adapters`); its batches are checked as arrays are."""
+        if needs_y:
+            def prepare(x, y, w):
+                return self._prepare_xy(x, y, w, class_weight)
+        else:
+            def prepare(x, y, w):
+                return self._prepare_x(x), None, None
+        return stream_adapter(data, name, steps, shuffle, prepare, needs_y)
+
+    def _validation_adapter(self, validation_data, batch_size, steps):
+        if is_stream(validation_data, "validation_data"):
+            return self._stream(validation_data, "validation_data", steps)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            fail(ValueError, "validation_data", "a tuple (x_val, y_val) or (x_val, y_val, "
+                 "sample_weight_val), a generator or a PyDataset",
+                 type(validation_data).__name__)
+        val = self._prepare_xy(validation_data[0], validation_data[1],
+                               validation_data[2] if len(validation_data) == 3 else None,
+                               names=("validation_data[0]", "validation_data[1]"))
+        return ArrayAdapter(*val, batch_size, steps=steps)
+
     # -------------------------------------------------------------------- fit
     def fit(self, x: ModelInput, y: Optional[ArrayLike] = None, batch_size: Optional[int] = None,
             epochs: int = 1, verbose: Union[str, int] = "auto",
             callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
             validation_data: Optional[Sequence[Any]] = None, shuffle: bool = True,
             class_weight: Optional[Mapping[Any, float]] = None,
-            sample_weight: Optional[ArrayLike] = None, initial_epoch: int = 0) -> History:
+            sample_weight: Optional[ArrayLike] = None, initial_epoch: int = 0,
+            steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None) -> History:
         """Train the model for a fixed number of epochs.
 
         Parameters
         ----------
-        x : array-like of shape (n_samples, *input_shape)
+        x : array-like of shape (n_samples, *input_shape), generator, iterable or PyDataset
+            Arrays, or batches: a generator or any iterable yielding ``(x, y)``
+            or ``(x, y, sample_weight)`` tuples, or a
+            :class:`pyconv.utils.PyDataset` (read ahead by its ``workers``).
+            ``y``, ``batch_size``, ``sample_weight`` and ``validation_split``
+            are then not given: the batches carry them.
         y : array-like
             Targets as the loss expects them (integer labels for the sparse
             cross-entropy, one-hot for the categorical one, ...).
@@ -476,16 +471,25 @@ class Trainer:
         validation_split : float, default 0.0
             Fraction of the samples, taken from the end before any shuffling,
             held out for validation.
-        validation_data : tuple, optional
-            ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``;
-            overrides ``validation_split``.
+        validation_data : tuple, generator, iterable or PyDataset, optional
+            ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``, or
+            batches as for ``x``; overrides ``validation_split``.
         shuffle : bool, default True
-            Shuffle the training samples each epoch (with the model's generator).
+            Shuffle the training samples each epoch (with the model's
+            generator); for a PyDataset, shuffle the order of its batches.
+            Ignored for generators and iterables.
         class_weight : dict, optional
             ``{class: weight}`` multiplying the per-sample losses.
         sample_weight : array-like of shape (n_samples,), optional
             Multiplies the per-sample losses (the loss is ``sum(w * l) / n``).
         initial_epoch : int, default 0
+        steps_per_epoch : int, optional
+            Batches per epoch. By default: all of the arrays or PyDataset, or
+            an iterable read until it runs out (a one-shot generator then has
+            nothing left for a second epoch: training stops with a warning).
+            With it, each epoch continues the iterable where the last stopped.
+        validation_steps : int, optional
+            Batches of ``validation_data`` per validation (default: all).
 
         Returns
         -------
@@ -495,37 +499,30 @@ class Trainer:
             epochs run.
         """
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         epochs = check_int(epochs, "epochs", min_value=0)
         initial_epoch = check_int(initial_epoch, "initial_epoch", min_value=0)
         verbose = resolve_verbose(verbose)
+        steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _check_steps(validation_steps, "validation_steps")
         validation_split = check_positive_float(validation_split, "validation_split",
                                                 allow_zero=True)
         if not validation_split < 1.0:
             fail(ValueError, "validation_split", "a float in [0, 1)", validation_split)
 
-        x, y, w = self._prepare_xy(x, y, sample_weight)
-        warn_if_not_finite(x, "x")
-        val = None
+        if is_stream(x):
+            check_stream_call("x", y=y, batch_size=batch_size, sample_weight=sample_weight,
+                              validation_split=validation_split)
+            batch_size = 32
+            data = self._stream(x, "x", steps_per_epoch, shuffle, class_weight)
+            val = None
+        else:
+            batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+            data, val = self._array_training_data(x, y, sample_weight, class_weight, batch_size,
+                                                  validation_split, shuffle, steps_per_epoch)
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                fail(ValueError, "validation_data", "a tuple (x_val, y_val) or "
-                     "(x_val, y_val, sample_weight_val)", type(validation_data).__name__)
-            val = self._prepare_xy(validation_data[0], validation_data[1],
-                                   validation_data[2] if len(validation_data) == 3 else None,
-                                   names=("validation_data[0]", "validation_data[1]"))
-        elif validation_split:
-            split_at = int(math.floor(len(x) * (1.0 - float(validation_split))))
-            if split_at == 0 or split_at == len(x):
-                fail(ValueError, "validation_split", f"leaving samples on both sides of the "
-                     f"split for {len(x)} samples", validation_split)
-            val = (x[split_at:], y[split_at:], None if w is None else w[split_at:])
-            x, y, w = x[:split_at], y[:split_at], None if w is None else w[:split_at]
-        if class_weight is not None:   # training samples only, as Keras
-            cw = self._class_weights(y, class_weight)
-            w = cw if w is None else w * cw
-
-        batcher = _Batcher(x, y, w, batch_size)
+            val = self._validation_adapter(validation_data, batch_size, validation_steps)
+        if not self.built:
+            data.peek()
         layers, variables = self._trainable()
         if not self.optimizer._matches(variables):
             self.optimizer.build(variables)
@@ -533,7 +530,7 @@ class Trainer:
         self._reg_layers = None
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
-                                     steps=len(batcher))
+                                     steps=data.steps)
         has_batch_begin = callback_list.has("on_train_batch_begin")
         self.stop_training = False
         rng = self._rng
@@ -548,11 +545,10 @@ class Trainer:
                     self._reset_metrics()
                     tracker = _Tracker()
                     callback_list.on_epoch_begin(epoch)
-                    order = rng.permutation(len(x)) if shuffle else None
-                    for step in range(len(batcher)):
+                    step = -1
+                    for step, (xb, yb, wb) in enumerate(data.epoch(rng)):
                         if has_batch_begin:
                             callback_list.on_train_batch_begin(step)
-                        xb, yb, wb = batcher.batch(step, order)
                         value, y_pred = self._train_step(xb, yb, wb, layers, variables)
                         tracker.update(value, len(xb))
                         for metric in self.metrics:
@@ -567,12 +563,14 @@ class Trainer:
                     if sigint.interrupted:
                         interrupted = True
                         break
+                    if data.exhausted:
+                        _warn_ran_out(step + 1, steps_per_epoch, epochs - initial_epoch)
+                        self.stop_training = True
+                        if step < 0:
+                            break
                     epoch_logs = dict(logs)
                     if val is not None:
-                        x_val, y_val, w_val = val
-                        val_logs = self._evaluate_arrays(x_val, y_val, w_val,
-                                                         batch_size=batch_size,
-                                                         callback_list=callback_list)
+                        val_logs = self._evaluate_batches(val, callback_list)
                         epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                     callback_list.on_epoch_end(epoch, epoch_logs)
                     logs = epoch_logs
@@ -580,6 +578,10 @@ class Trainer:
                         break
             except KeyboardInterrupt:
                 interrupted = True
+            finally:
+                data.close()
+                if val is not None:
+                    val.close()
             if interrupted:
                 self.stop_training = True
                 print(f"\nTraining interrupted (Ctrl-C) in epoch {epoch + 1}, batch {step + 1}; "
@@ -587,25 +589,51 @@ class Trainer:
             callback_list.on_train_end(logs)
         return callback_list.history
 
+    def _array_training_data(self, x, y, sample_weight, class_weight, batch_size,
+                             validation_split, shuffle, steps):
+        """Check the arrays of ``fit``; split off the validation samples."""
+        x, y, w = self._prepare_xy(x, y, sample_weight)
+        warn_if_not_finite(x, "x", stacklevel=4)
+        val = None
+        if validation_split:
+            split_at = int(math.floor(len(x) * (1.0 - float(validation_split))))
+            if split_at == 0 or split_at == len(x):
+                fail(ValueError, "validation_split", f"leaving samples on both sides of the "
+                     f"split for {len(x)} samples", validation_split)
+            val = ArrayAdapter(x[split_at:], y[split_at:], None if w is None else w[split_at:],
+                               batch_size)
+            x, y, w = x[:split_at], y[:split_at], None if w is None else w[:split_at]
+        if class_weight is not None:   # training samples only, as Keras
+            cw = self._class_weights(y, class_weight)
+            w = cw if w is None else w * cw
+        return ArrayAdapter(x, y, w, batch_size, shuffle, steps), val
+
     # --------------------------------------------------------------- evaluate
-    def _evaluate_arrays(self, x, y, w, batch_size, callback_list=None):
-        batcher = _Batcher(x, y, w, batch_size)
+    def _evaluate_batches(self, data, callback_list=None):
         self._reset_metrics()
         tracker = _Tracker()
         logs = {}
         if callback_list is not None:
             callback_list.on_test_begin()
-        for step in range(len(batcher)):
-            if callback_list is not None:
-                callback_list.on_test_batch_begin(step)
-            xb, yb, wb = batcher.batch(step)
-            value, y_pred = self._test_step(xb, yb, wb)
-            tracker.update(value, len(xb))
-            for metric in self.metrics:
-                metric.update_state(yb, y_pred)
-            logs = self._logs(tracker)
-            if callback_list is not None:
-                callback_list.on_test_batch_end(step, logs)
+        step = -1
+        try:
+            for step, (xb, yb, wb) in enumerate(data.epoch()):
+                if callback_list is not None:
+                    callback_list.on_test_batch_begin(step)
+                value, y_pred = self._test_step(xb, yb, wb)
+                tracker.update(value, len(xb))
+                for metric in self.metrics:
+                    metric.update_state(yb, y_pred)
+                logs = self._logs(tracker)
+                if callback_list is not None:
+                    callback_list.on_test_batch_end(step, logs)
+        finally:
+            data.close()
+        if step < 0 and data.exhausted:
+            fail(ValueError, getattr(data, "name", "x"), "data with batches left to evaluate "
+                 "(a generator used up by an earlier epoch has none; pass a re-iterable "
+                 "object, a PyDataset, or a generator that loops with validation_steps)",
+                 "no batch")
         logs = self._logs(tracker)
         if callback_list is not None:
             callback_list.on_test_end(logs)
@@ -613,10 +641,15 @@ class Trainer:
 
     def evaluate(self, x: ModelInput, y: Optional[ArrayLike] = None,
                  batch_size: Optional[int] = None, verbose: Union[str, int] = "auto",
-                 sample_weight: Optional[ArrayLike] = None,
+                 sample_weight: Optional[ArrayLike] = None, steps: Optional[int] = None,
                  callbacks: Optional[Sequence[Callback]] = None,
                  return_dict: bool = False) -> Logs:
         """Loss and metrics on ``(x, y)`` in inference mode.
+
+        ``x`` may also be a generator, an iterable of ``(x, y[,
+        sample_weight])`` batches or a PyDataset (then without ``y``,
+        ``batch_size`` and ``sample_weight``), read for ``steps`` batches or
+        until it runs out.
 
         Returns
         -------
@@ -625,18 +658,23 @@ class Trainer:
             a dict ``{"loss": ..., name: ...}`` with ``return_dict=True``.
         """
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
         verbose = resolve_verbose(verbose)
-        x, y, w = self._prepare_xy(x, y, sample_weight)
-        if len(x) == 0:
-            fail(ValueError, "x", "at least one sample to evaluate on", "0 samples")
+        steps = _check_steps(steps, "steps")
+        if is_stream(x):
+            check_stream_call("x", y=y, batch_size=batch_size, sample_weight=sample_weight)
+            data = self._stream(x, "x", steps)
+        else:
+            batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", 1)
+            x, y, w = self._prepare_xy(x, y, sample_weight)
+            if len(x) == 0:
+                fail(ValueError, "x", "at least one sample to evaluate on", "0 samples")
+            data = ArrayAdapter(x, y, w, batch_size, steps=steps)
         self._fused = None
         self._reg_layers = None
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=1,
-                                     steps=len(_batch_slices(len(x), batch_size)))
+                                     verbose=verbose, epochs=1, steps=data.steps)
         with blas_single_threaded():
-            logs = self._evaluate_arrays(x, y, w, batch_size, callback_list)
+            logs = self._evaluate_batches(data, callback_list)
         return self._format_logs(logs, return_dict)
 
     def _format_logs(self, logs, return_dict):
@@ -648,9 +686,13 @@ class Trainer:
 
     # ---------------------------------------------------------------- predict
     def predict(self, x: ModelInput, batch_size: Optional[int] = None,
-                verbose: Union[str, int] = "auto",
+                verbose: Union[str, int] = "auto", steps: Optional[int] = None,
                 callbacks: Optional[Sequence[Callback]] = None) -> Any:
         """Outputs of the model for ``x``, computed in batches (inference mode).
+
+        ``x`` may also be a generator, an iterable of batches (``x`` or
+        tuples whose first item is ``x``) or a PyDataset, read for ``steps``
+        batches or until it runs out.
 
         ``batch_size`` defaults to what fits the caches: 32 to 1024 samples
         (see `pyconv._inference.default_batch_size`); results do not depend
@@ -660,14 +702,20 @@ class Trainer:
         -------
         ndarray of shape (n_samples, *output_shape)
         """
+        verbose = resolve_verbose(verbose)
+        steps = _check_steps(steps, "steps")
+        if is_stream(x):
+            check_stream_call("x", batch_size=batch_size)
+            return self._predict_stream(self._stream(x, "x", steps, needs_y=False),
+                                        verbose, callbacks)
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", 1)
-        verbose = resolve_verbose(verbose)
         x = self._prepare_x(x)
         if batch_size is None:
             batch_size = _inference.default_batch_size(self)
-        slices = _batch_slices(len(x), batch_size)
-        out = np.empty((len(x),) + tuple(self._output_shape), dtype=self.dtype)
+        slices = batch_slices(len(x), batch_size)[:steps]
+        out = np.empty((slices[-1][1] if slices else 0,) + tuple(self._output_shape),
+                       dtype=self.dtype)
         forward = self._inference_forward()
         if callbacks is None and verbose == 0:      # nothing to report: the plain loop
             with blas_single_threaded():
@@ -684,6 +732,27 @@ class Trainer:
                 callback_list.on_predict_batch_end(step, {"outputs": out[start:stop]})
         callback_list.on_predict_end()
         return out
+
+    def _predict_stream(self, data, verbose, callbacks):
+        if not self.built:
+            data.peek()
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=data.steps)
+        outputs = []
+        forward = self._inference_forward()
+        callback_list.on_predict_begin()
+        with blas_single_threaded():
+            try:
+                for step, (xb, _, _) in enumerate(data.epoch()):
+                    callback_list.on_predict_batch_begin(step)
+                    outputs.append(np.array(forward(xb), copy=True))
+                    callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            finally:
+                data.close()
+        callback_list.on_predict_end()
+        if not outputs:
+            return np.empty((0,) + tuple(self._output_shape), dtype=self.dtype)
+        return np.concatenate(outputs)
 
     # ------------------------------------------------------------ one batch
     def train_on_batch(self, x: ModelInput, y: Optional[ArrayLike] = None,
@@ -764,3 +833,16 @@ def _single(value, n):
     tracker = _Tracker()
     tracker.update(value, n)
     return tracker
+
+
+def _check_steps(steps, name):
+    return None if steps is None else check_int(steps, name, min_value=1)
+
+
+def _warn_ran_out(got, steps_per_epoch, epochs):
+    wanted = ("the batches asked for" if steps_per_epoch is None
+              else f"steps_per_epoch * epochs = {steps_per_epoch * epochs} batches")
+    warnings.warn(f"Your input ran out of data after {got} batches in this epoch; "
+                  f"interrupting training. Make sure it can give {wanted} (a generator "
+                  "is read once: loop in it, or use a re-iterable object or a PyDataset).",
+                  stacklevel=3)
