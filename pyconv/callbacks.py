@@ -39,6 +39,7 @@ __all__ = [
     "TerminateOnNaN",
     "LambdaCallback",
     "CSVLogger",
+    "LearningRateScheduler",
 ]
 
 
@@ -817,3 +818,61 @@ class CSVLogger(Callback):
             self._file.close()
         self._file = None
         self._writer = None
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of each epoch.
+
+    ``schedule(epoch, learning_rate) -> float`` gets the epoch index (from
+    0) and the current rate; a function of the epoch alone,
+    ``schedule(epoch)``, is accepted too, as in Keras. The rate is added to
+    the epoch logs (and so to the history) as ``learning_rate``. The rate
+    set last is a plain float: it is saved with the model, the function is
+    not (give the callback again to continue training by epoch).
+
+    Parameters
+    ----------
+    schedule : callable
+    verbose : int, default 0
+        With 1, print the rate set at each epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.callbacks import LearningRateScheduler
+    >>> model = Sequential([Dense(1, input_shape=(2,))], seed=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> halve = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)
+    >>> history = model.fit(np.ones((4, 2)), np.zeros(4), epochs=3, verbose=0,
+    ...                     callbacks=[halve])
+    >>> history.history["learning_rate"]
+    [0.01, 0.005, 0.0025]
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            fail(TypeError, "schedule", "a function schedule(epoch, learning_rate) -> float",
+                 repr(schedule))
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        try:
+            rate = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:       # Keras's older form: schedule(epoch)
+            rate = self.schedule(epoch)
+        if not isinstance(rate, (float, int, np.floating, np.integer)) or isinstance(rate, bool):
+            fail(ValueError, "schedule", "a function returning a float",
+                 f"a {type(rate).__name__} at epoch {epoch}")
+        optimizer.learning_rate = float(rate)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{float(rate)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)

@@ -3,7 +3,8 @@
 An optimizer updates the live weight arrays of a model (the arrays the layers
 hold), so layers never need to re-read their weights. ``learning_rate`` is a
 plain attribute that may be changed between steps (``ReduceLROnPlateau`` does
-so); it may also be a callable ``schedule(iterations) -> float``.
+so); it may also be a schedule from :mod:`pyconv.optimizers.schedules` (saved
+with the model) or any callable ``schedule(iterations) -> float``.
 
 Weight decay is decoupled as in Keras 3 (``w -= learning_rate * weight_decay
 * w`` before the step) for every optimizer; ``AdamW`` is ``Adam`` with a
@@ -20,12 +21,17 @@ Examples
 array([0.9, 2.1])
 """
 import numbers
+import sys
 
 import numpy as np
 
+from . import _schedules as schedules
 from ._validation import check_positive_float, fail
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
+
+# ``from pyconv.optimizers.schedules import CosineDecay`` works as in Keras
+sys.modules[__name__ + ".schedules"] = schedules
 
 
 def _check_rate(value, name, upper=None):
@@ -43,8 +49,9 @@ class Optimizer:
 
     Parameters
     ----------
-    learning_rate : float or callable
-        Step size, or ``schedule(iterations) -> float``.
+    learning_rate : float, LearningRateSchedule or callable
+        Step size, or ``schedule(iterations) -> float`` (a schedule from
+        :mod:`pyconv.optimizers.schedules` is also saved with the model).
     weight_decay : float, optional
         Decoupled weight decay (``w -= learning_rate * weight_decay * w``).
     clipnorm : float, optional
@@ -225,8 +232,12 @@ class Optimizer:
     # ------------------------------------------------------------------ config
     def get_config(self):
         lr = self._learning_rate
+        if type(lr) in schedules._BY_NAME.values():
+            lr = schedules.serialize(lr)
+        elif callable(lr):
+            lr = self.learning_rate
         config = {"name": self.name,
-                  "learning_rate": lr if not callable(lr) else self.learning_rate,
+                  "learning_rate": lr,
                   "weight_decay": self.weight_decay}
         for key in ("clipnorm", "clipvalue", "global_clipnorm"):
             config[key] = getattr(self, key)
@@ -234,6 +245,9 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
     def __repr__(self):

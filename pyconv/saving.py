@@ -288,8 +288,9 @@ def _compile_config(model):
 
     optimizer, loss = model.optimizer, model.loss
     problems = []
-    if type(optimizer) not in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
-                               optimizers.RMSprop) or callable(optimizer._learning_rate):
+    lr = optimizer._learning_rate
+    if type(optimizer) not in set(optimizers._BY_NAME.values()) or (
+            callable(lr) and type(lr) not in set(optimizers.schedules._BY_NAME.values())):
         problems.append(f"optimizer {optimizer!r}")
     if loss is not None and type(loss) not in set(losses._BY_NAME.values()):
         problems.append(f"loss {loss!r}")
