@@ -17,7 +17,7 @@ needs only numpy.
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
@@ -92,6 +92,11 @@ def _scale_16_to_8_bit(values):
     return ((values + 128) // 257).astype(np.uint8)
 
 
+# resizing filters by Keras's names: Pillow's filters of the same family
+RESAMPLING = {"nearest": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC",
+              "area": "BOX", "lanczos3": "LANCZOS", "lanczos5": "LANCZOS"}
+
+
 def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Read an image file as a ``uint8`` array ``[3, H, W]`` in R-G-B order.
 
@@ -143,20 +148,32 @@ def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     >>> img[:, 0, 0]
     array([255,   0,   0], dtype=uint8)
     """
+    hwc = np.asarray(_open_image(path, "RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(hwc.transpose(2, 0, 1))
+
+
+def _open_image(path: Union[str, os.PathLike[str]], mode: str,
+                size: Optional[Tuple[int, int]] = None, resample: str = "bilinear") -> Any:
+    """Decode ``path`` with Pillow into a PIL image of ``mode`` ("L", "RGB",
+    "RGBA"), resized to ``size`` = (height, width) when given; the errors of
+    `load_image`. Used by `load_image` and ``image_dataset_from_directory``.
+    """
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError as exc:
         raise ImportError(
-            "pyconv.image.load_image needs Pillow: pip install pyconv[image] "
+            "pyconv.image needs Pillow to read image files: pip install pyconv[image] "
             "(or pip install pillow)") from exc
     if not isinstance(path, (str, bytes, os.PathLike)):
         fail(TypeError, "path", "a str or os.PathLike file path", repr(path))
     try:
         with Image.open(path) as pil_image:
             if pil_image.mode in _SIXTEEN_BIT_GRAY_MODES:
-                gray = _scale_16_to_8_bit(np.asarray(pil_image))
-                return np.ascontiguousarray(np.broadcast_to(gray, (3,) + gray.shape))
-            rgb = pil_image.convert("RGB")
+                pil_image = Image.fromarray(_scale_16_to_8_bit(np.asarray(pil_image)))
+            converted = pil_image.convert(mode)
+            if size is not None and converted.size != (size[1], size[0]):
+                filter_ = getattr(Image.Resampling, RESAMPLING[resample])
+                converted = converted.resize((size[1], size[0]), resample=filter_)
     except UnidentifiedImageError as exc:
         fail(ValueError, "path", "an image file Pillow can read (PNG, JPEG, ...)",
              f"{os.fspath(path)!r}, which is not a recognised image ({exc})")
@@ -165,8 +182,7 @@ def load_image(path: Union[str, os.PathLike[str]]) -> np.ndarray:
             raise
         fail(ValueError, "path", "a readable, undamaged image file",
              f"{os.fspath(path)!r} ({exc})")
-    hwc = np.asarray(rgb, dtype=np.uint8)
-    return np.ascontiguousarray(hwc.transpose(2, 0, 1))
+    return converted
 
 
 def to_float(img: ArrayLike, scale: bool = True) -> FloatArray:

@@ -1,4 +1,5 @@
-"""Small public utilities: the global random seed and `PyDataset`.
+"""Small public utilities: the global random seed, `PyDataset`,
+`image_dataset_from_directory`.
 
 pyconv never touches numpy's global random state during training. Each model
 owns a :class:`numpy.random.Generator` that draws its initial weights, the
@@ -11,7 +12,7 @@ import random
 
 import numpy as np
 
-__all__ = ["PyDataset", "set_random_seed"]
+__all__ = ["PyDataset", "image_dataset_from_directory", "set_random_seed"]
 
 # The generator models draw their own seeds from when they get none.
 # ``None`` means "not seeded": every model then starts from fresh OS entropy.
@@ -148,3 +149,6 @@ class PyDataset:
 
     def on_epoch_end(self):
         """Called by ``fit`` after each epoch's last batch (e.g. to reshuffle)."""
+
+
+from ._image_dataset import image_dataset_from_directory  # noqa: E402 (needs PyDataset)
