@@ -31,6 +31,7 @@ __all__ = [
     "BinaryCrossentropy",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "Huber",
     "get",
 ]
 
@@ -482,6 +483,48 @@ class MeanAbsoluteError(Loss):
         return np.sign(y_pred - y_true) * (1.0 / _features_per_sample(y_pred))
 
 
+class Huber(Loss):
+    """Mean over the outputs of ``e^2 / 2`` where ``|e| <= delta``, else
+    ``delta * (|e| - delta / 2)``, with ``e = y_pred - y_true`` (Keras 3).
+
+    Parameters
+    ----------
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear.
+    name : str, optional
+        Default ``"huber_loss"``.
+    reduction : {"sum_over_batch_size", "sum", "none"}, default "sum_over_batch_size"
+        How a call reduces the weighted per-sample losses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.losses import Huber
+    >>> Huber()(np.array([0.0, 0.0]), np.array([[0.5], [3.0]]))   # (0.125 + 2.5) / 2
+    1.3125
+    """
+
+    _default_name = "huber_loss"
+
+    def __init__(self, delta=1.0, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name, reduction=reduction)
+        self.delta = check_positive_float(delta, "delta")
+
+    def call(self, y_true, y_pred):
+        error = np.abs(y_pred - y_true)
+        quadratic = np.minimum(error, self.delta)
+        return _per_sample_mean(0.5 * quadratic * quadratic + self.delta * (error - quadratic))
+
+    def gradient(self, y_true, y_pred):
+        error = y_pred - y_true
+        return np.clip(error, -self.delta, self.delta) * (1.0 / _features_per_sample(y_pred))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(delta=self.delta)
+        return config
+
+
 _BY_NAME = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -490,6 +533,8 @@ _BY_NAME = {
     "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
     "mae": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
 
@@ -502,7 +547,8 @@ def get(identifier):
     identifier : str, dict or Loss
         One of ``"sparse_categorical_crossentropy"``,
         ``"categorical_crossentropy"``, ``"binary_crossentropy"``, ``"mse"``
-        (``"mean_squared_error"``), ``"mae"`` (``"mean_absolute_error"``), or
+        (``"mean_squared_error"``), ``"mae"`` (``"mean_absolute_error"``),
+        ``"huber"`` (``"huber_loss"``), or
         ``{"class_name": ..., "config": {...}}``, or a loss (returned as is).
 
     Examples

@@ -17,19 +17,24 @@ Examples
 """
 import numpy as np
 
-from ._validation import fail
+from ._validation import check_int, fail
 
 __all__ = [
     "Metric",
     "Mean",
     "MeanMetricWrapper",
     "Accuracy",
+    "TopKAccuracy",
     "SparseCategoricalAccuracy",
     "CategoricalAccuracy",
     "BinaryAccuracy",
     "MeanSquaredError",
     "MeanAbsoluteError",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
     "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
     "categorical_accuracy",
     "binary_accuracy",
     "mean_squared_error",
@@ -80,6 +85,67 @@ def sparse_categorical_accuracy(y_true, y_pred):
     if y_true.ndim == np.ndim(y_pred) and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
     return (np.argmax(y_pred, axis=-1) == y_true).astype(np.float64)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per-sample 1.0 where the true class is among the ``k`` highest scores.
+
+    A class tied with the ``k``-th highest score counts as inside, as in
+    Keras 3.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,) or (n, 1)
+        Class indices.
+    y_pred : array-like, shape (n, n_classes)
+        Class scores.
+    k : int, default 5
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import sparse_top_k_categorical_accuracy
+    >>> scores = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    >>> sparse_top_k_categorical_accuracy([1, 0], scores, k=2)
+    array([1., 0.])
+    """
+    y_pred = np.asarray(y_pred)
+    y_true = np.asarray(y_true).reshape(len(y_pred)).astype(np.intp)
+    k = check_int(k, "k", min_value=1)
+    if k >= y_pred.shape[-1]:
+        return np.ones(len(y_pred))
+    kth = np.partition(y_pred, -k, axis=-1)[:, -k]
+    return (y_pred[np.arange(len(y_pred)), y_true] >= kth).astype(np.float64)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """`sparse_top_k_categorical_accuracy` for one-hot targets.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n, n_classes)
+        One-hot targets.
+    y_pred : array-like, shape (n, n_classes)
+        Class scores.
+    k : int, default 5
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import top_k_categorical_accuracy
+    >>> onehot = np.array([[0, 1, 0], [1, 0, 0]])
+    >>> top_k_categorical_accuracy(onehot, np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]]), k=2)
+    array([1., 0.])
+    """
+    return sparse_top_k_categorical_accuracy(np.argmax(y_true, axis=-1), y_pred, k)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -455,6 +521,52 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(mean_absolute_error, name=name)
 
 
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the ``k`` highest class scores.
+
+    Parameters
+    ----------
+    k : int, default 5
+    name : str, default="sparse_top_k_categorical_accuracy"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import SparseTopKCategoricalAccuracy
+    >>> m = SparseTopKCategoricalAccuracy(k=2)
+    >>> m.update_state([1, 0], np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]]))
+    >>> m.result()
+    0.5
+    """
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy"):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, direction="up",
+                         k=check_int(k, "k", min_value=1))
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target's class is among the ``k`` highest scores.
+
+    Parameters
+    ----------
+    k : int, default 5
+    name : str, default="top_k_categorical_accuracy"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import TopKCategoricalAccuracy
+    >>> m = TopKCategoricalAccuracy(k=1)
+    >>> m.update_state(np.eye(2), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    >>> m.result()
+    0.5
+    """
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy"):
+        super().__init__(top_k_categorical_accuracy, name=name, direction="up",
+                         k=check_int(k, "k", min_value=1))
+
+
 class Accuracy(Metric):
     """``"accuracy"``: binary, sparse or categorical, chosen at the first update.
 
@@ -514,6 +626,33 @@ class Accuracy(Metric):
             self._impl.reset_state()
 
 
+class TopKAccuracy(Accuracy):
+    """``"top_k_accuracy"``: top-5 accuracy for integer labels or one-hot
+    targets, chosen from the shapes of the first batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.metrics import TopKAccuracy
+    >>> m = TopKAccuracy(k=2)
+    >>> m.update_state([2], np.array([[0.1, 0.3, 0.6]]))
+    >>> type(m._impl).__name__, m.result()
+    ('SparseTopKCategoricalAccuracy', 1.0)
+    """
+
+    _default_name = "top_k_accuracy"
+
+    def __init__(self, k=5, name=None):
+        super().__init__(name)
+        self.k = check_int(k, "k", min_value=1)
+
+    def _resolve(self, y_true, y_pred):
+        t_shape, p_shape = np.shape(y_true), np.shape(y_pred)
+        if len(t_shape) < len(p_shape) or t_shape[-1] == 1:
+            return SparseTopKCategoricalAccuracy(self.k, name=self.name)
+        return TopKCategoricalAccuracy(self.k, name=self.name)
+
+
 _BY_NAME = {
     "accuracy": Accuracy,
     "acc": Accuracy,
@@ -524,6 +663,9 @@ _BY_NAME = {
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "top_k_accuracy": TopKAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
 }
 
 
@@ -535,7 +677,9 @@ def get(identifier):
     identifier : str, Metric or callable
         A name (``"accuracy"``/``"acc"``, ``"sparse_categorical_accuracy"``,
         ``"categorical_accuracy"``, ``"binary_accuracy"``, ``"mse"``,
-        ``"mae"`` and their long forms), a :class:`Metric` (returned as is)
+        ``"mae"`` and their long forms, ``"top_k_accuracy"``,
+        ``"sparse_top_k_categorical_accuracy"``, ``"top_k_categorical_accuracy"``
+        (k=5)), a :class:`Metric` (returned as is)
         or a function ``fn(y_true, y_pred) -> per-sample values``. Named
         metrics keep the name given, as in Keras.
 

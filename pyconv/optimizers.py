@@ -22,13 +22,14 @@ array([0.9, 2.1])
 """
 import numbers
 import sys
+from typing import Tuple
 
 import numpy as np
 
 from . import _schedules as schedules
 from ._validation import check_positive_float, fail
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get", "schedules"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Nadam", "RMSprop", "get", "schedules"]
 
 # ``from pyconv.optimizers.schedules import CosineDecay`` works as in Keras
 sys.modules[__name__ + ".schedules"] = schedules
@@ -101,7 +102,7 @@ class Optimizer:
     array([1.5, 1. , 0.5])
     """
 
-    _slot_names = ()
+    _slot_names: Tuple[str, ...] = ()
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None):
@@ -315,7 +316,31 @@ class SGD(Optimizer):
         return config
 
 
-class Adam(Optimizer):
+class _Moments:
+    """Adam's running moments, shared by `Adam` and `Nadam`."""
+
+    def _set_betas(self, beta_1, beta_2, epsilon):
+        self.beta_1 = _check_rate(beta_1, "beta_1", upper=1.0)
+        self.beta_2 = _check_rate(beta_2, "beta_2", upper=1.0)
+        self.epsilon = check_positive_float(epsilon, "epsilon", allow_zero=True)
+
+    def _moments(self, index, grad):
+        """Update ``m`` and ``v`` of variable ``index`` in place; return them
+        and the variable's scratch buffer."""
+        m = self._slots["m"][index]
+        v = self._slots["v"][index]
+        scratch = self._scratch[index]
+        np.subtract(grad, m, out=scratch)
+        scratch *= 1.0 - self.beta_1
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch -= v
+        scratch *= 1.0 - self.beta_2
+        v += scratch
+        return m, v, scratch
+
+
+class Adam(_Moments, Optimizer):
     """Adam (Kingma & Ba), Keras 3 form.
 
     ``m += (g - m)(1 - beta_1)``; ``v += (g^2 - v)(1 - beta_2)``;
@@ -346,9 +371,7 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.beta_1 = _check_rate(beta_1, "beta_1", upper=1.0)
-        self.beta_2 = _check_rate(beta_2, "beta_2", upper=1.0)
-        self.epsilon = check_positive_float(epsilon, "epsilon", allow_zero=True)
+        self._set_betas(beta_1, beta_2, epsilon)
         self.amsgrad = bool(amsgrad)
 
     def _active_slots(self):
@@ -362,16 +385,7 @@ class Adam(Optimizer):
         super().apply(grads, variables)
 
     def _update(self, index, grad, var, lr):
-        m = self._slots["m"][index]
-        v = self._slots["v"][index]
-        scratch = self._scratch[index]
-        np.subtract(grad, m, out=scratch)
-        scratch *= 1.0 - self.beta_1
-        m += scratch
-        np.multiply(grad, grad, out=scratch)
-        scratch -= v
-        scratch *= 1.0 - self.beta_2
-        v += scratch
+        m, v, scratch = self._moments(index, grad)
         if self.amsgrad:
             vhat = self._slots["vhat"][index]
             np.maximum(vhat, v, out=vhat)
@@ -412,6 +426,74 @@ class AdamW(Adam):
             fail(ValueError, "weight_decay", "a number for AdamW", None)
         super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+class Nadam(_Moments, Optimizer):
+    """Adam with Nesterov momentum (Dozat), Keras 3 form.
+
+    With ``u_t = beta_1 (1 - 0.5 * 0.96^t)`` and ``U_t = u_1 ... u_t``:
+    ``m += (g - m)(1 - beta_1)``; ``v += (g^2 - v)(1 - beta_2)``;
+    ``m_hat = u_{t+1} m / (1 - U_{t+1}) + (1 - u_t) g / (1 - U_t)``;
+    ``w -= lr * m_hat / (sqrt(v / (1 - beta_2^t)) + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta_1 : float, default 0.9
+    beta_2 : float, default 0.999
+    epsilon : float, default 1e-7
+    weight_decay : float, optional
+        Decoupled weight decay.
+    **kwargs
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.optimizers import Nadam
+    >>> w = np.array([1.0]); Nadam(learning_rate=0.1).apply([np.array([3.0])], [w])
+    >>> round(float(w[0]), 4)
+    0.8937
+    """
+
+    _slot_names = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self._set_betas(beta_1, beta_2, epsilon)
+        self._u_product = (0, 1.0)       # (t, u_1 ... u_t), recomputed after a restore
+
+    def _u(self, step):
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** step)
+
+    def apply(self, grads, variables=None):
+        step = self.iterations + 1
+        known, product = self._u_product
+        if known != step - 1:
+            known, product = 0, 1.0
+        for t in range(known + 1, step + 1):
+            product *= self._u(t)
+        self._u_product = (step, product)
+        u_t, u_next = self._u(step), self._u(step + 1)
+        self._m_scale = u_next / (1.0 - product * u_next)
+        self._g_scale = (1.0 - u_t) / (1.0 - product)
+        self._v_scale = 1.0 / (1.0 - self.beta_2 ** step)
+        super().apply(grads, variables)
+
+    def _update(self, index, grad, var, lr):
+        m, v, scratch = self._moments(index, grad)
+        np.multiply(v, self._v_scale, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        scratch += self.epsilon
+        np.divide(m * self._m_scale + grad * self._g_scale, scratch, out=scratch)
+        scratch *= lr
+        var -= scratch
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
 
 
 class RMSprop(Optimizer):
@@ -492,7 +574,7 @@ class RMSprop(Optimizer):
         return config
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "nadam": Nadam, "rmsprop": RMSprop}
 
 
 def get(identifier):
@@ -501,7 +583,7 @@ def get(identifier):
     Parameters
     ----------
     identifier : str, dict or Optimizer
-        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (any case; default
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"nadam"``, ``"rmsprop"`` (any case; default
         arguments), ``{"class_name": ..., "config": {...}}``, or an optimizer
         (returned as is).
 

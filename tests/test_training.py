@@ -208,7 +208,7 @@ def test_bad_inputs_name_what_was_expected(rng):
 
 
 @pytest.mark.parametrize("kind, value, match", [
-    ("optimizer", "adagrad", r"`optimizer` must be one of 'sgd', 'adam', 'adamw', 'rmsprop'"),
+    ("optimizer", "adagrad", r"`optimizer` must be one of 'sgd', 'adam', 'adamw', 'nadam', 'rmsprop'"),
     ("loss", "hinge", r"`loss` must be one of 'sparse_categorical_crossentropy'"),
     ("metrics", ["auc"], r"`metrics` must be names among 'accuracy'"),
 ])
