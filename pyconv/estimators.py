@@ -96,7 +96,7 @@ from .models import Sequential
 
 __all__ = ["CNNClassifier", "CNNRegressor"]
 
-_OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adamw")
+_OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adamw", "nadam")
 
 
 # --------------------------------------------------------------------------- threads
@@ -282,6 +282,8 @@ class _EpochMonitor(Callback):
             X_val, y_val, w_val = self.validation
             score = est._score_encoded(X_val, y_val, w_val)
             est.validation_scores_.append(score)
+            if logs is not None:     # seen by the user's callbacks, which run after
+                logs["val_score"] = score
             if score < est.best_validation_score_ + est.tol:
                 est._no_improvement_count += 1
             else:
@@ -305,7 +307,8 @@ class _BaseCNN(BaseEstimator):
                  n_iter_no_change: int = 5, tol: float = 1e-4, shuffle: bool = True,
                  random_state: Union[int, np.random.RandomState, None] = None,
                  verbose: int = 0, warm_start: bool = False,
-                 n_threads: Optional[int] = None) -> None:
+                 n_threads: Optional[int] = None,
+                 callbacks: Optional[Sequence[Callback]] = None) -> None:
         self.layers = layers
         self.input_shape = input_shape
         self.optimizer = optimizer
@@ -321,6 +324,7 @@ class _BaseCNN(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     # ---------------------------------------------------------------- params
     def _check_params(self):
@@ -361,6 +365,10 @@ class _BaseCNN(BaseEstimator):
                                   max_value=max_threads())
             if n_threads == 0:
                 fail(ValueError, "n_threads", "None, -1 or a positive int", 0)
+        if self.callbacks is not None and (not isinstance(self.callbacks, (list, tuple)) or not all(
+                isinstance(cb, Callback) for cb in self.callbacks)):
+            fail(TypeError, "callbacks", "None or a list of pyconv.callbacks.Callback",
+                 repr(self.callbacks))
         return input_shape, min(verbose, 2)
 
     # ------------------------------------------------------------------ input
@@ -487,7 +495,8 @@ class _BaseCNN(BaseEstimator):
             monitor = _EpochMonitor(self, budget, validation, early_stopping)
             self.model_.fit(X, y_enc, batch_size=self.batch_size,
                             epochs=1 if incremental else self.max_iter, verbose=verbose,
-                            callbacks=[monitor], shuffle=bool(self.shuffle), sample_weight=w)
+                            callbacks=[monitor, *(self.callbacks or ())],
+                            shuffle=bool(self.shuffle), sample_weight=w)
         if monitor.diverged_in is not None or not all(
                 np.isfinite(weight).all() for weight in self.model_.weights):
             when = ("" if monitor.diverged_in is None
@@ -561,7 +570,7 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         How to read 2-D ``X``. None: a perfect-square width is one square
         channel, any other width a ``1 x 1 x n_features`` strip. 3-D and 4-D
         ``X`` carry their own shape (which must then agree with it).
-    optimizer : {"adam", "sgd", "rmsprop", "adamw"} or Optimizer, default "adam"
+    optimizer : {"adam", "sgd", "rmsprop", "adamw", "nadam"} or Optimizer, default "adam"
         A name (built with ``learning_rate``) or a pyconv optimizer, copied
         with its own settings (``learning_rate`` is then not used).
     learning_rate : float, default 1e-3
@@ -594,6 +603,13 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         OpenMP threads of the kernels. None: all cores when alone, this
         call's share of them in joblib workers and concurrent threads (see
         :mod:`pyconv.estimators`). -1: all the threads the caller has.
+    callbacks : list of Callback, optional
+        pyconv callbacks given to the network's ``fit`` (the same objects,
+        so they keep what they record): per-epoch curves with ``logs``
+        holding ``loss`` and, with ``early_stopping``, ``val_score`` (the
+        validation score of the epoch). Setting ``model.stop_training``
+        stops ``fit`` early. Augmentation layers (when available) go into
+        the ``layers`` template: they act in training only.
 
     Attributes
     ----------
@@ -644,13 +660,14 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
                  shuffle: bool = True,
                  random_state: Union[int, np.random.RandomState, None] = None,
                  verbose: int = 0, warm_start: bool = False,
-                 n_threads: Optional[int] = None) -> None:
+                 n_threads: Optional[int] = None,
+                 callbacks: Optional[Sequence[Callback]] = None) -> None:
         super().__init__(layers=layers, input_shape=input_shape, optimizer=optimizer,
                          learning_rate=learning_rate, batch_size=batch_size,
                          max_iter=max_iter, validation_fraction=validation_fraction,
                          early_stopping=early_stopping, n_iter_no_change=n_iter_no_change,
                          tol=tol, shuffle=shuffle, random_state=random_state, verbose=verbose,
-                         warm_start=warm_start, n_threads=n_threads)
+                         warm_start=warm_start, n_threads=n_threads, callbacks=callbacks)
         self.class_weight = class_weight
 
     def _validate_kwargs(self):
@@ -781,7 +798,7 @@ class CNNRegressor(RegressorMixin, _BaseCNN):
     ----------
     layers, input_shape, optimizer, learning_rate, batch_size, max_iter, \
 validation_fraction, early_stopping, n_iter_no_change, tol, shuffle, \
-random_state, verbose, warm_start, n_threads
+random_state, verbose, warm_start, n_threads, callbacks
         As in :class:`CNNClassifier` (early stopping monitors the validation
         R², and the template gets ``Dense(n_outputs)`` appended).
 

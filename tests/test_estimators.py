@@ -443,3 +443,45 @@ def test_threads_budget_shared_between_concurrent_threads():
     assert results == [max(1, base // 2)] * 2
     with _ThreadBudget(None):
         assert pyconv.get_num_threads() == base
+
+
+# ------------------------------------------------------------------ callbacks
+def test_callbacks_see_per_epoch_training_and_validation_curves(rng):
+    from pyconv.callbacks import Callback, CSVLogger
+
+    class Curves(Callback):
+        def __init__(self):
+            super().__init__()
+            self.rows = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.rows.append(dict(logs))
+
+    X = rng.normal(size=(120, 1, 4, 4)).astype(np.float32)
+    y = (X.mean(axis=(1, 2, 3)) > 0).astype(int)
+    curves = Curves()
+    clf = CNNClassifier(max_iter=4, n_iter_no_change=10, early_stopping=True,
+                        random_state=0, callbacks=[curves]).fit(X, y)
+    assert [row["loss"] for row in curves.rows] == clf.loss_curve_
+    assert [row["val_score"] for row in curves.rows] == clf.validation_scores_
+    reference = CNNClassifier(max_iter=4, n_iter_no_change=10, early_stopping=True,
+                              random_state=0).fit(X, y)
+    assert reference.loss_curve_ == clf.loss_curve_          # watching changes nothing
+    clone(clf).fit(X, y)                                        # callbacks clone with it
+
+
+def test_a_callback_can_stop_the_estimator(rng):
+    from pyconv.callbacks import LambdaCallback
+
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = rng.normal(size=60)
+
+    def stop(epoch, logs):
+        reg.model_.stop_training = epoch >= 1
+
+    reg = CNNRegressor(max_iter=10, random_state=0,
+                       callbacks=[LambdaCallback(on_epoch_end=stop)])
+    reg.fit(X, y)
+    assert reg.n_iter_ == 2
+    with pytest.raises(TypeError, match="`callbacks` must be None or a list"):
+        CNNRegressor(callbacks=print).fit(X, y)
