@@ -228,10 +228,73 @@ def _identity(b, layer, x, shape):
     return x
 
 
+def _merge(op):
+    def convert(b, layer, xs, shapes):
+        return b.node(op, xs, layer.name)
+    return convert
+
+
+def _subtract(b, layer, xs, shapes):
+    return b.node("Sub", xs, layer.name)
+
+
+def _concatenate(b, layer, xs, shapes):
+    return b.node("Concat", xs, layer.name, axis=layer._sample_axis(len(shapes[0])) + 1)
+
+
+def _rescaling(b, layer, x, shape):
+    y = b.node("Mul", [x, b.scalar(layer.name + "_scale", layer.scale)], layer.name + "_mul")
+    return b.node("Add", [y, b.scalar(layer.name + "_offset", layer.offset)], layer.name)
+
+
+def _zero_padding(b, layer, x, shape):
+    (top, bottom), (left, right) = layer.padding
+    pads = b.const(layer.name + "_pads", [0, 0, top, left, 0, 0, bottom, right], np.int64)
+    return b.node("Pad", [x, pads], layer.name, mode="constant")
+
+
+def _cropping(b, layer, x, shape):
+    (top, bottom), (left, right) = layer.cropping
+    _, h, w = shape
+    starts = b.const(layer.name + "_starts", [top, left], np.int64)
+    ends = b.const(layer.name + "_ends", [h - bottom, w - right], np.int64)
+    axes = b.const(layer.name + "_axes", [2, 3], np.int64)
+    return b.node("Slice", [x, starts, ends, axes], layer.name)
+
+
+def _up_sampling(b, layer, x, shape):
+    if layer.interpolation != "nearest":
+        _refuse(layer, "interpolation='bilinear' (only 'nearest' is exported)")
+    scales = b.const(layer.name + "_scales", [1, 1, *layer.size], np.float32)
+    return b.node("Resize", [x, "", scales], layer.name, mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+def _refuse(layer, what):
+    fail(ValueError, "model", f"exportable to ONNX; layer {layer.name!r} "
+         f"({type(layer).__name__}) has", what)
+
+
+# Layers of graph models (merges) and inference-time identities, by class
+# name: the ones this pyconv has are exported.
+_BY_NAME = {
+    "DepthwiseConv2D": _conv2d,
+    "Add": _merge("Sum"), "Average": _merge("Mean"), "Maximum": _merge("Max"),
+    "Multiply": _merge("Mul"), "Subtract": _subtract, "Concatenate": _concatenate,
+    "Rescaling": _rescaling, "ZeroPadding2D": _zero_padding, "Cropping2D": _cropping,
+    "UpSampling2D": _up_sampling,
+    # identity at inference
+    "SpatialDropout2D": _identity, "RandomFlip": _identity, "RandomTranslation": _identity,
+    "RandomRotation": _identity,
+}
+
+
 def _converters():
     from . import layers as L
 
-    return {
+    table = {getattr(L, name): convert for name, convert in _BY_NAME.items()
+             if hasattr(L, name)}
+    table.update({
         L.Conv2D: _conv2d,
         L.Dense: _dense,
         L.MaxPool2D: _max_pool,
@@ -246,15 +309,29 @@ def _converters():
         L.Reshape: _reshape,
         L.Dropout: _identity,       # identity at inference
         L.Input: _identity,
-    }
+    })
+    return table
 
 
-def _steps(model):
-    """``(layer, sample input shape)`` in order, for a linear stack."""
-    shape = tuple(model._input_shape)
-    for layer in model.layers:
-        yield layer, shape
+def _calls(model):
+    """The model as ``(inputs, calls, outputs)``: input ``(key, name, sample
+    shape)``s, calls ``(layer, input keys, input shape(s), output key)`` in
+    order (a list of keys and shapes for a merge layer), output keys."""
+    if hasattr(model, "_nodes"):                       # a graph Model
+        inputs = [(id(t), t.node.layer.name, tuple(t.sample_shape)) for t in model._inputs]
+        calls = []
+        for node in model._nodes:
+            keys = [id(t) for t in node.inputs]
+            shapes = [tuple(t.sample_shape) for t in node.inputs]
+            if not node.multi:
+                keys, shapes = keys[0], shapes[0]
+            calls.append((node.layer, keys, shapes, id(node.output)))
+        return inputs, calls, [id(t) for t in model._outputs]
+    shape, calls = tuple(model._input_shape), []
+    for index, layer in enumerate(model.layers):
+        calls.append((layer, index, shape, index + 1))
         shape = tuple(layer.compute_output_shape(shape))
+    return [(0, "input", tuple(model._input_shape))], calls, [len(calls)]
 
 
 def _converter_for(layer, table):
@@ -271,8 +348,10 @@ def export_onnx(model, path, opset=None):
 
     Parameters
     ----------
-    model : Sequential
-        A built model.
+    model : Sequential or Model
+        A built model. A graph model's inputs keep their ``Input`` names
+        (a Sequential's is ``"input"``); one output is ``"output"``, several
+        are ``"output_0"``, ``"output_1"``, ...
     path : str or path-like
         Where to write (the usual suffix is ``.onnx``).
     opset : int, optional
@@ -321,29 +400,41 @@ def export_onnx(model, path, opset=None):
     if opset is not None:
         opset = check_int(opset, "opset", min_value=OPSET)
     table = _converters()
-    steps = list(_steps(model))
-    converters = [_converter_for(layer, table) for layer, _ in steps]
+    inputs, calls, outputs = _calls(model)
+    converters = [_converter_for(layer, table) for layer, *_ in calls]
     b = _GraphBuilder(onnx, model.dtype)
     elem = onnx.helper.np_dtype_to_tensor_dtype(b.dtype)
-    x = "input"
-    b._names.add(x)
-    for (layer, shape), convert in zip(steps, converters):
-        x = convert(b, layer, x, shape)
+    names = {}
+    for key, name, _ in inputs:
+        names[key] = b.name(name)
+    for (layer, keys, shapes, out), convert in zip(calls, converters):
+        x = [names[k] for k in keys] if isinstance(keys, list) else names[keys]
+        names[out] = convert(b, layer, x, shapes)
     if opset is not None and opset < b.opset:
         fail(ValueError, "opset", f"at least {b.opset} for this model (circular padding "
              "needs Pad's wrap mode)", opset)
-    b._names.add("output")
-    if x == "input":                       # nothing but Dropout: y = x
-        output = b.node("Identity", [x], "output")
-    else:                                  # the last node writes "output"
-        last = next(node for node in b.nodes if node.output[0] == x)
-        last.output[0] = output = "output"
+    output_names = []
+    for position, key in enumerate(outputs):
+        wanted = b.name("output" if len(outputs) == 1 else f"output_{position}")
+        produced = names[key]
+        last = next((node for node in b.nodes if node.output[0] == produced), None)
+        if last is None or produced in output_names:   # an input, or one tensor twice
+            b.nodes.append(onnx.helper.make_node("Identity", [produced], [wanted], name=wanted))
+        else:                                          # the node that made it writes it
+            last.output[0] = wanted
+            for node in b.nodes:                       # (and its readers follow)
+                node.input[:] = [wanted if i == produced else i for i in node.input]
+            names = {k: (wanted if v == produced else v) for k, v in names.items()}
+        output_names.append(wanted)
+    in_shapes = {key: shape for key, _, shape in inputs}
+    out_shapes = ([t.sample_shape for t in model._outputs] if hasattr(model, "_nodes")
+                  else [model._output_shape])
     graph = onnx.helper.make_graph(
         b.nodes, model.name,
-        [onnx.helper.make_tensor_value_info("input", elem,
-                                            ["batch"] + list(model._input_shape))],
-        [onnx.helper.make_tensor_value_info(output, elem,
-                                            ["batch"] + list(model._output_shape))],
+        [onnx.helper.make_tensor_value_info(names[key], elem, ["batch"] + list(in_shapes[key]))
+         for key, _, _ in inputs],
+        [onnx.helper.make_tensor_value_info(name, elem, ["batch"] + list(shape))
+         for name, shape in zip(output_names, out_shapes)],
         initializer=b.initializers)
     proto = onnx.helper.make_model(
         graph, producer_name="pyconv",

@@ -11,14 +11,11 @@ ort = pytest.importorskip("onnxruntime")
 
 def _randomize(model, rng):
     """Non-trivial weights everywhere (biases, BN statistics included)."""
-    weights = []
     for layer in model.layers:
-        for name, w in zip(layer.weight_names, layer.get_weights()):
-            if name == "moving_variance":
-                weights.append(rng.uniform(0.5, 2.0, w.shape).astype(w.dtype))
-            else:
-                weights.append(rng.normal(0, 0.5, w.shape).astype(w.dtype))
-    model.set_weights(weights)
+        layer.set_weights([
+            rng.uniform(0.5, 2.0, w.shape).astype(w.dtype) if name == "moving_variance"
+            else rng.normal(0, 0.5, w.shape).astype(w.dtype)
+            for name, w in zip(layer.weight_names, layer.get_weights())])
 
 
 def _run_onnx(path, x):
@@ -34,6 +31,7 @@ def _round_trip(model, x, tmp_path):
     expected = model.predict(x, verbose=0)
     actual = _run_onnx(path, x)
     assert actual.shape == expected.shape
+    assert np.isfinite(expected).all()
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -161,4 +159,93 @@ def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     model = pyconv.Sequential([layers.Dense(2, input_shape=(3,))])
     with pytest.raises(ImportError, match=r"pyconv\[onnx\]"):
+        model.export(tmp_path / "m.onnx")
+
+
+# ------------------------------------------------------------- graph models
+def _graph_api():
+    if not hasattr(pyconv, "Model") or not hasattr(layers, "Add"):
+        pytest.skip("this pyconv has no graph models (pyconv.Model, merge layers)")
+    return pyconv.Model
+
+
+GRAPH_MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"]
+
+
+@pytest.mark.parametrize("merge", GRAPH_MERGES)
+def test_graph_merge_round_trip(merge, rng, tmp_path):
+    Model = _graph_api()
+    inputs = pyconv.Input((3, 8, 8))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    b = layers.Conv2D(4, 3, padding="same")(inputs)
+    kwargs = {"axis": 1} if merge == "Concatenate" else {}
+    merged = getattr(layers, merge)(**kwargs)([a, b])
+    outputs = layers.Dense(3)(layers.GlobalAvgPool2D()(merged))
+    model = Model(inputs, outputs, seed=0)
+    _randomize(model, rng)
+    _round_trip(model, rng.normal(size=(4, 3, 8, 8)).astype(np.float32), tmp_path)
+
+
+def test_residual_block_with_shared_layer_round_trip(rng, tmp_path):
+    Model = _graph_api()
+    inputs = pyconv.Input((4, 8, 8))
+    shared = layers.Conv2D(4, 3, padding="same", activation="relu")
+    x = layers.Add()([inputs, shared(inputs)])
+    x = layers.Add()([x, shared(x)])                       # the same weights twice
+    x = layers.BatchNormalization()(x)
+    outputs = layers.Dense(2, activation="softmax")(layers.Flatten()(layers.MaxPool2D()(x)))
+    model = Model(inputs, outputs, seed=0)
+    _randomize(model, rng)
+    _round_trip(model, rng.normal(size=(3, 4, 8, 8)).astype(np.float32), tmp_path)
+
+
+def test_two_inputs_two_outputs_round_trip(rng, tmp_path):
+    Model = _graph_api()
+    image, extra = pyconv.Input((1, 6, 6), name="image"), pyconv.Input((3,), name="extra")
+    features = layers.Concatenate()([layers.Flatten()(layers.Conv2D(2, 3)(image)), extra])
+    first, second = layers.Dense(4)(features), layers.Dense(1, activation="sigmoid")(features)
+    model = Model([image, extra], [first, second], seed=0)
+    _randomize(model, rng)
+    xs = [rng.normal(size=(5, 1, 6, 6)).astype(np.float32),
+          rng.normal(size=(5, 3)).astype(np.float32)]
+    path = model.export(tmp_path / "two.onnx")
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image", "extra"]
+    actual = session.run(None, {"image": xs[0], "extra": xs[1]})
+    for got, want in zip(actual, model.predict(xs, verbose=0)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+GRAPH_LAYERS = {
+    "DepthwiseConv2D": lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+    "Rescaling": lambda: layers.Rescaling(1 / 255, offset=-0.5),
+    "ZeroPadding2D": lambda: layers.ZeroPadding2D(((1, 2), (0, 3))),
+    "Cropping2D": lambda: layers.Cropping2D(((1, 0), (2, 1))),
+    "UpSampling2D": lambda: layers.UpSampling2D((2, 3)),
+    "SpatialDropout2D": lambda: layers.SpatialDropout2D(0.5),
+    "RandomFlip": lambda: layers.RandomFlip(),
+    "RandomTranslation": lambda: layers.RandomTranslation(0.1, 0.1),
+    "RandomRotation": lambda: layers.RandomRotation(0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH_LAYERS))
+def test_graph_era_layer_round_trip(name, rng, tmp_path):
+    _graph_api()
+    model = pyconv.Sequential([layers.Input((3, 9, 10)), GRAPH_LAYERS[name](),
+                               layers.Conv2D(2, 3)], seed=0)
+    _randomize(model, rng)
+    _round_trip(model, rng.normal(size=(2, 3, 9, 10)).astype(np.float32), tmp_path)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.UpSampling2D(2, interpolation="bilinear"),
+    lambda: layers.LayerNormalization(), lambda: layers.GroupNormalization(groups=3),
+    lambda: layers.SeparableConv2D(4, 3), lambda: layers.Conv2DTranspose(4, 3),
+    lambda: layers.RandomCrop(5, 5)], ids=lambda make: "refused")
+def test_graph_era_layers_not_exported_are_refused_by_name(make, tmp_path):
+    _graph_api()
+    layer = make()
+    model = pyconv.Sequential([layers.Input((3, 9, 10)), layer], seed=0)
+    with pytest.raises(ValueError, match=repr(layer.name)):
         model.export(tmp_path / "m.onnx")
