@@ -21,10 +21,12 @@ change):
 - Kernels that an algorithm transforms or repacks on every call (Winograd's
   ``G g G^T``, the direct kernels' layouts) are prepared once per plan.
 
-Plans hold references to the live weight arrays (optimizers update them in
-place, so those stay current) and copies only where they fold.
-`weights_changed` - called by ``Layer.set_weights`` and each training
-step - makes every plan stale, and the next call rebuilds.
+Plans hold references to the live weight arrays and prepared copies
+where they fold or transform. `weights_changed` - called by
+``Layer.set_weights`` (so ``model.set_weights``, ``load_weights``) and by
+every optimizer update - makes every plan stale, and the next call
+rebuilds. Writing into a layer's arrays by hand (``layer.kernel[...] = v``)
+is not seen: use ``set_weights``.
 
 Results equal the layer-by-layer path to float32 rounding (exactly, where
 nothing was folded) and do not depend on the thread count.

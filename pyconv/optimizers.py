@@ -26,6 +26,7 @@ from typing import Tuple
 
 import numpy as np
 
+from . import _inference
 from . import _schedules as schedules
 from ._validation import check_positive_float, fail
 
@@ -206,6 +207,7 @@ class Optimizer:
         lr = self.learning_rate
         wd = self.weight_decay
         self.iterations += 1
+        _inference.weights_changed()      # predict plans may hold prepared copies
         for index, (grad, var) in enumerate(zip(grads, variables)):
             if wd:
                 var -= var * (lr * wd)

@@ -117,6 +117,9 @@ def test_weight_changes_reach_the_plan(name, rng, tmp_path):
     check()
     model.train_on_batch(x, y)
     check()
+    variables = [w for layer in model.layers for w in layer.trainable_weights]
+    model.optimizer.apply([np.ones_like(v) for v in variables], variables)  # a custom loop
+    check()
     path = tmp_path / "m.pyconv"
     model.save_weights(path)
     _randomize(model, rng)
