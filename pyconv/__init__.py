@@ -36,7 +36,8 @@ _check_built()
 from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads
 from .export import export_onnx
-from .models import Sequential, load_model
+from .layers import Input
+from .models import Model, Sequential, load_model
 
 # Names whose modules import scikit-learn (about 1 s): loaded on first use so
 # that ``import pyconv`` stays fast.
@@ -67,6 +68,8 @@ def __dir__():
 __all__ = [
     "CNNClassifier",
     "CNNRegressor",
+    "Input",
+    "Model",
     "Sequential",
     "load_model",
     "export_onnx",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 import numpy as np
 
 from . import saving
+from ._functional_model import Model, _readable_bytes
 from ._validation import check_int, fail
 from .training import Trainer
 from .utils import _model_generator
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Model", "Sequential", "load_model"]
 
 
 def _layer_base():
@@ -80,17 +81,7 @@ def _build_layer(layer, shape, rng):
         layer.build(shape)
 
 
-def _readable_bytes(size):
-    units = ["B", "KB", "MB", "GB", "TB", "PB"]
-    size = float(size)
-    index = 0
-    while size >= 1024 and index < len(units) - 1:
-        size /= 1024
-        index += 1
-    return f"{size:.2f} {units[index]}"
-
-
-class Sequential(Trainer):
+class Sequential(Model):
     """A linear stack of layers.
 
     Parameters
@@ -143,14 +134,7 @@ class Sequential(Trainer):
         self._input_shape: Optional[Tuple[int, ...]] = None
         self._output_shape = None
         self.built = False
-        self.compiled = False
-        self.optimizer = None
-        self.loss = None
-        self.metrics = []
-        self._metric_identifiers = []
-        self._fused = None
-        self.stop_training = False
-        self.history = None
+        self._reset_training_state()
         if layers is not None:
             if not isinstance(layers, (list, tuple)):
                 fail(TypeError, "layers", "a list of layers", repr(layers))
@@ -251,80 +235,8 @@ class Sequential(Trainer):
         """``(None, *shape)`` once built."""
         return None if self._output_shape is None else (None,) + tuple(self._output_shape)
 
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
-        """Return a layer by ``name`` or by ``index`` (exactly one of them)."""
-        if (name is None) == (index is None):
-            fail(ValueError, "name, index", "exactly one of them", (name, index))
-        if index is not None:
-            index = check_int(index, "index")
-            if not -len(self._layers) <= index < len(self._layers):
-                fail(ValueError, "index", f"in [0, {len(self._layers)})", index)
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        fail(ValueError, "name", "one of " + ", ".join(repr(layer.name) for layer in self._layers),
-             repr(name))
-
-    def _require_built(self, what):
-        if not self.built:
-            raise ValueError(f"This model has not yet been built, so {what} is not available. "
-                             "Build it with model.build(input_shape), pass input_shape= to the "
-                             "first layer (or start with Input(shape)), or call fit()/predict() "
-                             "on some data first.")
-
-    # ----------------------------------------------------------------- weights
-    @property
-    def weights(self):
-        """Live weight arrays of all layers."""
-        return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self):
-        return [w for layer in self._layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self):
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> List[np.ndarray]:
-        """Copies of all weight arrays, layer by layer."""
-        return [w.copy() for w in self.weights]
-
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Set all weights from a list like :meth:`get_weights` (checked)."""
-        weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self._layers)
-        if len(weights) != expected:
-            fail(ValueError, "weights", f"a list of {expected} arrays", f"{len(weights)} arrays")
-        start = 0
-        for layer in self._layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[start:start + count])
-            start += count
-
-    def count_params(self) -> int:
-        """Number of scalars in all weights."""
-        self._require_built("count_params()")
-        return int(sum(layer.count_params() for layer in self._layers))
-
     # ----------------------------------------------------------------- summary
-    def summary(self, line_length: Optional[int] = None,
-                print_fn: Optional[Callable[[str], Any]] = None) -> None:
-        """Print a Keras-style table of layers, output shapes, parameters and FLOPs.
-
-        Parameters
-        ----------
-        line_length : int, optional
-            Total width of the table.
-        print_fn : callable, optional
-            Called with each line instead of ``print``.
-        """
-        self._require_built("summary()")
-        import sys
-
-        from ._progbar import _can_encode
-
+    def _summary_rows(self):
         rows = []
         shape = self._input_shape
         total_flops = 0
@@ -335,48 +247,19 @@ class Sequential(Trainer):
             rows.append((f"{layer.name} ({type(layer).__name__})",
                          str((None,) + tuple(shape)), f"{layer.count_params():,}",
                          f"{flops:,}"))
-        header = ("Layer (type)", "Output Shape", "Param #", "FLOPs")
-        widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
-                  for i in range(4)]
-        widths = [max(widths[0], 28), max(widths[1], 22), max(widths[2], 11), max(widths[3], 13)]
-        if line_length is not None:
-            line_length = check_int(line_length, "line_length", min_value=40)
-            extra = line_length - (sum(widths) + 3 * 4 + 1)
-            if extra > 0:
-                widths[0] += extra
-        unicode = print_fn is not None or _can_encode(sys.stdout, "\u250f\u2501\u2503\u2502")
-        if unicode:
-            top, mid, bottom = ("\u250f", "\u2533", "\u2513", "\u2501"), \
-                ("\u2521", "\u2547", "\u2529", "\u2501"), ("\u2514", "\u2534", "\u2518", "\u2500")
-            head_bar, body_bar = "\u2503", "\u2502"
-        else:
-            top, mid, bottom = ("+", "+", "+", "-"), ("+", "+", "+", "="), ("+", "+", "+", "-")
-            head_bar = body_bar = "|"
+        return ("Layer (type)", "Output Shape", "Param #", "FLOPs"), rows, "<<>>", total_flops
 
-        def rule(chars):
-            left, sep, right, fill = chars
-            return left + sep.join(fill * (w + 2) for w in widths) + right
-
-        def row(cells, bar):
-            parts = [f" {cells[0]:<{widths[0]}} ", f" {cells[1]:<{widths[1]}} ",
-                     f" {cells[2]:>{widths[2]}} ", f" {cells[3]:>{widths[3]}} "]
-            return bar + bar.join(parts) + bar
-
-        total = sum(w.size * w.itemsize for w in self.weights)
-        trainable = sum(w.size * w.itemsize for w in self.trainable_weights)
-        n_total = sum(w.size for w in self.weights)
-        n_trainable = sum(w.size for w in self.trainable_weights)
-        lines = [f'Model: "{self.name}"', rule(top), row(header, head_bar), rule(mid)]
-        lines += [row(r, body_bar) for r in rows]
-        lines += [rule(bottom),
-                  f" Total params: {n_total:,} ({_readable_bytes(total)})",
-                  f" Trainable params: {n_trainable:,} ({_readable_bytes(trainable)})",
-                  f" Non-trainable params: {n_total - n_trainable:,} "
-                  f"({_readable_bytes(total - trainable)})",
-                  f" Total FLOPs: {total_flops:,} per sample (forward pass)"]
-        emit = print_fn if print_fn is not None else print
-        for line in lines:
-            emit(line)
+    # The linear fast path of `Trainer`: no graph bookkeeping, and the fused
+    # ReLU/max-pooling backward.
+    compile = Trainer.compile
+    _prepare_x = Trainer._prepare_x
+    _prepare_xy = Trainer._prepare_xy
+    _forward = Trainer._forward
+    _train_step_body = Trainer._train_step_body
+    _test_step = Trainer._test_step
+    predict = Trainer.predict
+    predict_on_batch = Trainer.predict_on_batch
+    __call__ = Trainer.__call__
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
@@ -437,23 +320,6 @@ class Sequential(Trainer):
         if total > max_params:
             raise ValueError(f"the model has {total} parameters, more than `max_params` = "
                              f"{max_params} allows (raise max_params for a model you trust)")
-
-    # ------------------------------------------------------------------ saving
-    def save(self, filepath: PathLike, include_optimizer: bool = True) -> None:
-        """Save architecture, weights, compile settings (and optimizer state).
-
-        One zip file holding ``config.json`` and ``.npy`` weights; no pickle.
-        Written atomically (temporary file then ``os.replace``).
-        """
-        saving.save_model(self, filepath, include_optimizer=include_optimizer)
-
-    def save_weights(self, filepath: PathLike) -> None:
-        """Save the weights only (same file format)."""
-        saving.save_weights(self, filepath)
-
-    def load_weights(self, filepath: PathLike) -> None:
-        """Load weights saved by :meth:`save_weights` or :meth:`save` (checked)."""
-        saving.load_weights(self, filepath)
 
     def __repr__(self):
         return f"<Sequential name={self.name!r}, {len(self._layers)} layers, built={self.built}>"

@@ -681,7 +681,7 @@ def load_model(filepath, custom_objects=None, compile=True, max_params=MAX_PARAM
     >>> restored.optimizer is None
     True
     """
-    from .models import Sequential
+    from .models import Model, Sequential
 
     if custom_objects is not None and not isinstance(custom_objects, dict):
         fail(TypeError, "custom_objects", "a dict mapping class names to layer classes",
@@ -692,8 +692,9 @@ def load_model(filepath, custom_objects=None, compile=True, max_params=MAX_PARAM
             archive._fail("it holds weights only (use model.load_weights)")
         model_config = archive.section("model", dict)
         try:
-            model = Sequential.from_config(model_config, custom_objects=custom_objects,
-                                           max_params=max_params)
+            kind = Model if model_config.get("class_name") == "Model" else Sequential
+            model = kind.from_config(model_config, custom_objects=custom_objects,
+                                     max_params=max_params)
         except ValueError as exc:
             archive._fail(str(exc).rstrip("."))
         except (TypeError, KeyError, AttributeError, OverflowError) as exc:

@@ -173,6 +173,30 @@ def _relu_then_max_pool(layers):
     return found
 
 
+def loss_value(loss, y, y_pred, w):
+    """The batch's loss: mean (or sum) of the per-sample losses, weighted by ``w``."""
+    per_sample = loss.call(y, y_pred)
+    if w is not None:
+        per_sample = per_sample * w
+    value = float(np.sum(per_sample, dtype=np.float64))
+    if loss.reduction != "sum":
+        value /= len(y_pred)
+    return value
+
+
+def loss_gradient(loss, y, y_pred, w, fused):
+    """Gradient of `loss_value` with respect to ``y_pred`` (to the logits when
+    ``fused``: the last activation is folded into the loss)."""
+    n = len(y_pred)
+    grad = loss.logits_gradient(y, y_pred) if fused else loss.gradient(y, y_pred)
+    scale = 1.0 if loss.reduction == "sum" else 1.0 / n
+    if w is not None:
+        grad = grad * (w * scale).astype(grad.dtype).reshape((n,) + (1,) * (grad.ndim - 1))
+    else:
+        grad = grad * scale
+    return grad.astype(y_pred.dtype, copy=False)
+
+
 class _Tracker:
     """Batch-size-weighted running mean of the loss."""
 
@@ -361,23 +385,9 @@ class Trainer:
 
     def _train_step_body(self, x, y, w, layers, variables):
         y_pred = self._forward(x, training=True)
-        loss = self.loss
-        n = len(x)
-        per_sample = loss.call(y, y_pred)
-        if w is not None:
-            per_sample = per_sample * w
-        value = float(np.sum(per_sample, dtype=np.float64))
-        if loss.reduction != "sum":
-            value /= n
-        value += self._regularization_loss()
+        value = loss_value(self.loss, y, y_pred, w) + self._regularization_loss()
         fused = self._fused_loss()
-        grad = loss.logits_gradient(y, y_pred) if fused else loss.gradient(y, y_pred)
-        scale = 1.0 if loss.reduction == "sum" else 1.0 / n
-        if w is not None:
-            grad = grad * (w * scale).astype(grad.dtype).reshape((n,) + (1,) * (grad.ndim - 1))
-        else:
-            grad = grad * scale
-        grad = grad.astype(y_pred.dtype, copy=False)
+        grad = loss_gradient(self.loss, y, y_pred, w, fused)
         backprop = self._layers[:-1] if fused == "skip" else self._layers
         last = len(backprop) - 1
         relu_pools = _relu_then_max_pool(backprop)
@@ -399,13 +409,7 @@ class Trainer:
 
     def _test_step(self, x, y, w):
         y_pred = self._forward(x, training=False)
-        per_sample = self.loss.call(y, y_pred)
-        if w is not None:
-            per_sample = per_sample * w
-        value = float(np.sum(per_sample, dtype=np.float64))
-        if self.loss.reduction != "sum":
-            value /= len(x)
-        return value + self._regularization_loss(), y_pred
+        return loss_value(self.loss, y, y_pred, w) + self._regularization_loss(), y_pred
 
     def _logs(self, tracker):
         logs = {"loss": tracker.result()}

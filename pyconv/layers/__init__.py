@@ -16,6 +16,7 @@ from .base import Layer, WeightSpec
 from .convolutional import Conv2D, Convolution2D
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU, Reshape,
                    Softmax)
+from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
@@ -28,6 +29,7 @@ __all__ = [
     "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D",
     "GlobalAvgPool2D", "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D",
     "BatchNormalization",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
     "get",
 ]
 

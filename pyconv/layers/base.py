@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .._graph import is_symbolic, symbolic_call
 from .._validation import as_float_array, fail, warn_if_channels_last
 
 __all__ = ["Layer", "WeightSpec"]
@@ -363,8 +364,12 @@ class Layer:
         """Check ``x``, build on first use and run `forward`.
 
         The convenient (checked) entry point; the training loop calls
-        `forward` directly.
+        `forward` directly. On a symbolic tensor (``pyconv.Input`` or a
+        layer's symbolic output) it computes nothing and returns the
+        symbolic output, recording the call for `pyconv.Model`.
         """
+        if is_symbolic(x):
+            return symbolic_call(self, x)
         x = as_float_array(x, "x", dtype=self.dtype)
         expected = self.input_shape
         if x.ndim < 2 or (expected is not None and x.shape[1:] != expected):

@@ -1,0 +1,299 @@
+"""Graph models (`pyconv.Input`, `pyconv.Model`) and the merge layers:
+PyTorch parity of a residual block (forward and one SGD step), shared
+weights, several inputs and outputs, save/load, determinism."""
+import os
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import layers
+
+from conftest import assert_close
+
+
+def _residual_model(dtype="float64", seed=0):
+    inputs = pyconv.Input((3, 6, 6), dtype=dtype)
+    x = layers.Conv2D(3, 3, padding="same", activation="relu", dtype=dtype)(inputs)
+    x = layers.Conv2D(3, 3, padding="same", dtype=dtype)(x)
+    x = layers.Add(dtype=dtype)([inputs, x])
+    x = layers.ReLU(dtype=dtype)(x)
+    x = layers.GlobalAvgPool2D(dtype=dtype)(x)
+    outputs = layers.Dense(4, activation="softmax", dtype=dtype)(x)
+    return pyconv.Model(inputs, outputs, seed=seed)
+
+
+def _torch_residual(torch, model):
+    conv1, conv2, _, _, _, dense = model.layers
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 3, 3, padding=1, dtype=torch.float64)
+            self.conv2 = nn.Conv2d(3, 3, 3, padding=1, dtype=torch.float64)
+            self.dense = nn.Linear(3, 4, dtype=torch.float64)
+
+        def forward(self, x):
+            y = self.conv2(torch.relu(self.conv1(x)))
+            return self.dense(torch.relu(x + y).mean(dim=(2, 3)))
+
+    block = Block()
+    with torch.no_grad():
+        for module, layer in ((block.conv1, conv1), (block.conv2, conv2)):
+            module.weight.copy_(torch.from_numpy(layer.weights[0]))
+            module.bias.copy_(torch.from_numpy(layer.weights[1]))
+        block.dense.weight.copy_(torch.from_numpy(dense.weights[0].T.copy()))
+        block.dense.bias.copy_(torch.from_numpy(dense.weights[1]))
+    return block
+
+
+def test_residual_block_forward_and_sgd_step_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    model = _residual_model()
+    block = _torch_residual(torch, model)
+    x = rng.standard_normal((5, 3, 6, 6))
+    y = rng.integers(0, 4, size=5)
+    logits = block(torch.from_numpy(x))
+    assert_close(model.predict(x, verbose=0), torch.softmax(logits, dim=1).detach().numpy())
+
+    model.compile(optimizer=pyconv.optimizers.SGD(learning_rate=0.1),
+                  loss="sparse_categorical_crossentropy")
+    loss = model.train_on_batch(x, y)
+    optimizer = torch.optim.SGD(block.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    torch_loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y))
+    torch_loss.backward()
+    optimizer.step()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    conv1, conv2, _, _, _, dense = model.layers
+    for module, layer in ((block.conv1, conv1), (block.conv2, conv2)):
+        assert_close(layer.weights[0], module.weight.detach().numpy())
+        assert_close(layer.weights[1], module.bias.detach().numpy())
+    assert_close(dense.weights[0], block.dense.weight.detach().numpy().T)
+
+
+def test_sequential_is_a_model_and_a_linear_graph_trains_identically(rng):
+    assert issubclass(pyconv.Sequential, pyconv.Model)
+    x = rng.standard_normal((12, 1, 6, 6)).astype("float32")
+    y = rng.integers(0, 3, size=12)
+
+    def conv_layers():
+        return [layers.Conv2D(4, 3, activation="relu"), layers.MaxPool2D(),
+                layers.Flatten(), layers.Dense(3, activation="softmax")]
+
+    sequential = pyconv.Sequential([layers.Input((1, 6, 6))] + conv_layers(), seed=3)
+    inputs = pyconv.Input((1, 6, 6))
+    tensor = inputs
+    for layer in conv_layers():
+        tensor = layer(tensor)
+    graph = pyconv.Model(inputs, tensor, seed=3)
+    graph.set_weights(sequential.get_weights())
+    for model in (sequential, graph):
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    a = sequential.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False).history
+    b = graph.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False).history
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-6)
+    for wa, wb in zip(sequential.get_weights(), graph.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_layer_has_one_set_of_weights_and_summed_gradients(rng):
+    dense = layers.Dense(2, dtype="float64")
+    a, b = pyconv.Input((3,), dtype="float64"), pyconv.Input((3,), dtype="float64")
+    out = layers.Subtract(dtype="float64")([dense(a), dense(b)])
+    model = pyconv.Model([a, b], out, seed=0)
+    assert model.layers == [dense, model.layers[1]] and model.count_params() == 8
+    xa, xb = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(model.predict([xa, xb], verbose=0), (xa - xb) @ kernel,
+                               rtol=1e-12, atol=1e-12)
+    model.compile(pyconv.optimizers.SGD(learning_rate=1.0), "mse")
+    target = rng.standard_normal((4, 2))
+    model.train_on_batch([xa, xb], target)
+    # d/dW mean((xa W - xb W - t)^2): the two calls' gradients, summed
+    residual = (xa - xb) @ kernel - target
+    expected = kernel - (xa - xb).T @ (2 * residual / residual.size)
+    np.testing.assert_allclose(dense.get_weights()[0], expected, rtol=1e-10)
+    np.testing.assert_allclose(dense.get_weights()[1], bias, rtol=1e-12)
+
+
+def _two_input_two_output(seed=0):
+    image, extra = pyconv.Input((1, 6, 6), name="image"), pyconv.Input((2,), name="extra")
+    x = layers.Conv2D(3, 3, activation="relu")(image)
+    x = layers.Flatten()(layers.MaxPool2D()(x))
+    joined = layers.Concatenate()([x, extra])
+    label = layers.Dense(3, activation="softmax", name="label")(joined)
+    value = layers.Dense(1, name="value")(joined)
+    return pyconv.Model([image, extra], [label, value], seed=seed)
+
+
+def test_multi_input_multi_output_fit_evaluate_predict(rng):
+    model = _two_input_two_output()
+    x = [rng.standard_normal((20, 1, 6, 6)), rng.standard_normal((20, 2))]
+    y = [rng.integers(0, 3, size=20), rng.standard_normal((20, 1))]
+    model.compile("adam", loss=["sparse_categorical_crossentropy", "mse"],
+                  loss_weights=[1.0, 0.5], metrics=[["accuracy"], ["mae"]])
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, validation_split=0.25)
+    assert set(history.history) == {"loss", "label_accuracy", "value_mae", "val_loss",
+                                    "val_label_accuracy", "val_value_mae"}
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    label, value = model.predict(x, verbose=0)
+    assert label.shape == (20, 3) and value.shape == (20, 1)
+    logs = model.evaluate(x, {"label": y[0], "value": y[1]}, verbose=0, return_dict=True)
+    # the total loss is the weighted sum of the outputs' losses
+    ce = -np.mean(np.log(label[np.arange(20), y[0]]))
+    mse = np.mean((value - y[1]) ** 2)
+    assert logs["loss"] == pytest.approx(ce + 0.5 * mse, rel=1e-4)
+    single = model.predict_on_batch(x)
+    np.testing.assert_allclose(single[0], label, rtol=1e-5, atol=1e-6)
+
+
+def test_save_load_round_trip_is_bit_identical(rng, tmp_path):
+    model = _two_input_two_output(seed=1)
+    model.compile("sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    x = [rng.standard_normal((6, 1, 6, 6)), rng.standard_normal((6, 2))]
+    model.fit(x, [rng.integers(0, 3, size=6), rng.standard_normal((6, 1))], verbose=0)
+    path = os.path.join(tmp_path, "graph.pyconv")
+    with pytest.warns(UserWarning, match="compile settings"):
+        model.save(path)   # several losses: the archive keeps no compile settings
+    restored = pyconv.load_model(path)
+    assert type(restored) is pyconv.Model
+    assert restored.output_names == model.output_names
+    for a, b in zip(model.predict(x, verbose=0), restored.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    residual = _residual_model("float32", seed=2)
+    residual.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    images = rng.standard_normal((8, 3, 6, 6)).astype("float32")
+    residual.fit(images, rng.integers(0, 4, size=8), verbose=0)
+    residual.save(path)
+    again = pyconv.load_model(path)
+    np.testing.assert_array_equal(again.predict(images, verbose=0),
+                                  residual.predict(images, verbose=0))
+    assert again.optimizer.iterations == residual.optimizer.iterations
+
+
+def test_shared_layer_survives_save_and_load(rng, tmp_path):
+    conv = layers.Conv2D(2, 3, padding="same")
+    a, b = pyconv.Input((2, 5, 5)), pyconv.Input((2, 5, 5))
+    out = layers.Concatenate(axis=1)([conv(a), conv(b)])
+    model = pyconv.Model([a, b], out, seed=0)
+    path = os.path.join(tmp_path, "shared.pyconv")
+    model.save(path)
+    restored = pyconv.load_model(path)
+    assert len(restored.layers) == 2
+    x = [rng.standard_normal((3, 2, 5, 5)), rng.standard_normal((3, 2, 5, 5))]
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_training_is_identical_across_thread_counts(rng):
+    x = rng.standard_normal((16, 3, 6, 6)).astype("float32")
+    y = rng.integers(0, 4, size=16)
+    weights = []
+    for threads in (1, 2):
+        pyconv.set_num_threads(threads)
+        try:
+            model = _residual_model("float32", seed=5)
+            model.compile("adam", "sparse_categorical_crossentropy")
+            model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+            weights.append(model.get_weights())
+        finally:
+            pyconv.set_num_threads(None)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_summary_has_connected_to_and_flops():
+    lines = []
+    _residual_model().summary(print_fn=lines.append)
+    assert "Connected to" in lines[2] and "FLOPs" in lines[2]
+    assert any("(Add)" in line and "[0][0], conv2d" in line for line in lines)
+    assert lines[-1].startswith(" Total FLOPs:")
+
+
+def test_layer_on_array_stays_eager_and_symbolic_tensor_has_no_values(rng):
+    conv = layers.Conv2D(2, 3)
+    assert conv(rng.standard_normal((1, 1, 5, 5)), training=False).shape == (1, 2, 3, 3)
+    tensor = layers.Conv2D(2, 3)(pyconv.Input((1, 5, 5)))
+    assert tensor.shape == (None, 2, 3, 3)
+    with pytest.raises(TypeError, match="symbolic"):
+        np.asarray(tensor)
+
+
+MERGES = [
+    (layers.Add, lambda a, b: a + b),
+    (layers.Subtract, lambda a, b: a - b),
+    (layers.Multiply, lambda a, b: a * b),
+    (layers.Average, lambda a, b: (a + b) / 2),
+    (layers.Maximum, np.maximum),
+]
+
+
+@pytest.mark.parametrize("cls, reference", MERGES, ids=[m[0].__name__ for m in MERGES])
+def test_merge_layers_forward_and_gradients(cls, reference, rng):
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    layer = cls(dtype="float64")
+    np.testing.assert_allclose(layer([a, b]), reference(a, b), rtol=1e-12)
+    projection = rng.standard_normal(a.shape)
+    grads = layer.backward(projection)
+    eps = 1e-6
+    for k, x in enumerate((a, b)):
+        numeric = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            saved = x[i]
+            x[i] = saved + eps
+            plus = np.sum(reference(a, b) * projection)
+            x[i] = saved - eps
+            minus = np.sum(reference(a, b) * projection)
+            x[i] = saved
+            numeric[i] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_concatenate_splits_its_gradient(rng):
+    layer = layers.Concatenate(axis=1, dtype="float64")
+    a, b = rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((2, 5, 4, 4))
+    y = layer([a, b])
+    np.testing.assert_array_equal(y, np.concatenate([a, b], axis=1))
+    ga, gb = layer.backward(y)
+    np.testing.assert_array_equal(ga, a)
+    np.testing.assert_array_equal(gb, b)
+    assert layers.Concatenate.from_config(layer.get_config()).axis == 1
+
+
+BAD = [
+    (lambda: pyconv.Model(pyconv.Input((2,)), layers.Dense(1)(pyconv.Input((2,)))),
+     ValueError, "inputs"),
+    (lambda: pyconv.Model(np.ones((2, 2)), np.ones(2)), TypeError, "inputs"),
+    (lambda: layers.Add()([pyconv.Input((2,)), pyconv.Input((3,))]), ValueError, "inputs"),
+    (lambda: layers.Subtract()([pyconv.Input((2,))] * 3), ValueError, "inputs"),
+    (lambda: layers.Concatenate(axis=0), ValueError, "axis"),
+    (lambda: layers.Add()(np.ones((2, 2))), TypeError, "inputs"),
+]
+
+
+@pytest.mark.parametrize("call, exc, name", BAD)
+def test_bad_graphs_name_the_argument(call, exc, name):
+    with pytest.raises(exc, match=f"`{name}`"):
+        call()
+
+
+def test_shared_layer_needs_one_input_shape():
+    dense = layers.Dense(2)
+    dense(pyconv.Input((3,)))
+    with pytest.raises(ValueError, match="shares its weights"):
+        dense(pyconv.Input((4,)))
+
+
+def test_multi_input_fit_checks_the_list(rng):
+    model = _two_input_two_output()
+    model.compile("sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    with pytest.raises(ValueError, match=r"`x`"):
+        model.fit([rng.standard_normal((4, 1, 6, 6))], [np.zeros(4), np.zeros((4, 1))],
+                  verbose=0)
+    with pytest.raises(ValueError, match=r"`x\[1\]`"):
+        model.fit([rng.standard_normal((4, 1, 6, 6)), np.zeros((3, 2))],
+                  [np.zeros(4), np.zeros((4, 1))], verbose=0)
