@@ -3,7 +3,8 @@
 Integer arithmetic only (no float ``floor``), exactly PyTorch's rules.
 """
 
-__all__ = ["conv_output_size", "same_padding", "pool_output_size", "conv_transpose_output_size"]
+__all__ = ["conv_output_size", "same_padding", "pool_output_size", "conv_transpose_output_size",
+           "keras_transpose_crops"]
 
 
 def conv_output_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -49,3 +50,28 @@ def conv_transpose_output_size(size, kernel, stride, pad, output_pad, dilation):
     May be <= 0 for impossible configurations; callers check.
     """
     return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1
+
+
+
+def keras_transpose_crops(kernel, stride, dilation, padding, output_padding=None):
+    """Keras 3's transposed-convolution geometry along one axis, as
+    ``(crop_before, crop_after)`` of the full output ``(size - 1)*stride +
+    dilation*(kernel - 1) + 1`` (what a PyTorch transposed convolution gives
+    with no padding). A negative crop extends that side with zeros.
+
+    ``padding="valid"`` gives ``(size - 1)*stride + max(extent, stride)``
+    outputs, ``"same"`` gives ``size*stride`` (``output_padding`` None);
+    an ``output_padding`` adds to the far side.
+    """
+    extent = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(extent, stride) - extent if output_padding is None else output_padding
+        before, after = extent - 1, extent - 1 + extra
+    else:
+        if output_padding is None:
+            total = stride + extent - 2
+        else:
+            total = extent + extent % 2 - 2 + output_padding
+        before = min(total // 2 + total % 2, extent - 1)
+        after = total - before
+    return (extent - 1) - before, (extent - 1) - after

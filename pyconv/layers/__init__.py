@@ -12,12 +12,16 @@ Examples
 >>> conv(np.zeros((2, 1, 8, 8))).shape
 (2, 4, 8, 8)
 """
+from .augmentation import RandomCrop, RandomFlip, RandomRotation, RandomTranslation
 from .base import Layer, WeightSpec
+from .conv_variants import Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .convolutional import Conv2D, Convolution2D
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU, Reshape,
                    Softmax)
 from .merging import Add, Average, Concatenate, Maximum, Multiply, Subtract
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, GroupNormalization, LayerNormalization
+from .preprocessing import Rescaling, SpatialDropout2D
+from .reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 
@@ -28,7 +32,11 @@ __all__ = [
     "Conv2D", "Convolution2D",
     "MaxPool2D", "MaxPooling2D", "AvgPool2D", "AveragePooling2D",
     "GlobalAvgPool2D", "GlobalAveragePooling2D", "GlobalMaxPool2D", "GlobalMaxPooling2D",
-    "BatchNormalization",
+    "BatchNormalization", "LayerNormalization", "GroupNormalization",
+    "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
+    "UpSampling2D", "ZeroPadding2D", "Cropping2D",
+    "SpatialDropout2D", "Rescaling",
+    "RandomFlip", "RandomCrop", "RandomTranslation", "RandomRotation",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
     "get",
 ]

@@ -346,11 +346,15 @@ class Dropout(Layer):
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         x = np.ascontiguousarray(x, dtype=self.dtype)
-        keep = self._rng.random(x.shape, dtype=self.dtype) >= self.rate
+        keep = self._rng.random(self._mask_shape(x), dtype=self.dtype) >= self.rate
         scale = keep.astype(self.dtype)
         scale *= self.dtype.type(1.0 / (1.0 - self.rate))
         self._cache["keep"] = scale
         return x * scale
+
+    def _mask_shape(self, x):
+        """Shape of the random mask, broadcast over ``x``."""
+        return x.shape
 
     def backward(self, grad, need_input_grad=True):
         self.grads = []

@@ -12,7 +12,7 @@ from .._typing import InitializerLike, RegularizerLike
 from .._validation import check_int, fail
 from .base import Layer, WeightSpec
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
 
 class BatchNormalization(Layer):
@@ -219,4 +219,231 @@ class BatchNormalization(Layer):
             "beta_regularizer": _regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": _regularizers.serialize(self.gamma_regularizer),
         })
+        return config
+
+
+def _check_epsilon(epsilon):
+    if not isinstance(epsilon, numbers.Real) or isinstance(epsilon, bool) or not epsilon > 0:
+        fail(ValueError, "epsilon", "a positive number", repr(epsilon))
+    return float(epsilon)
+
+
+def _standardize(x, axes, epsilon):
+    """``(x_hat, inv_std)``: ``x`` standardised over ``axes`` (kept as size 1)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=axes, keepdims=True) + epsilon)
+    return centered * inv_std, inv_std
+
+
+def _standardize_backward(grad_hat, x_hat, inv_std, axes):
+    """Gradient through `_standardize` from the gradient of ``x_hat``."""
+    return inv_std * (grad_hat - grad_hat.mean(axis=axes, keepdims=True)
+                      - x_hat * (grad_hat * x_hat).mean(axis=axes, keepdims=True))
+
+
+class _AffineNormalization(Layer):
+    """Shared by `LayerNormalization` and `GroupNormalization`: standardise,
+    then ``gamma * x_hat + beta`` with weights along ``_param_axes``."""
+
+    def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = _check_epsilon(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = _initializers.get(beta_initializer, "beta_initializer")
+        self.gamma_initializer = _initializers.get(gamma_initializer, "gamma_initializer")
+
+    def _param_shape(self, input_shape):
+        return tuple(input_shape[a] for a in self._param_axes(input_shape))
+
+    def _broadcast(self, weight, ndim):
+        """``weight`` shaped to broadcast against a batch of ``ndim`` dimensions."""
+        shape = [1] * ndim
+        for a in self._param_axes(self.input_shape):
+            shape[a + 1] = self.input_shape[a]
+        return weight.reshape(shape)
+
+    def weight_specs(self, input_shape):
+        self.compute_output_shape(input_shape)
+        shape = self._param_shape(input_shape)
+        specs = []
+        if self.scale:
+            specs.append(WeightSpec("gamma", shape, self.gamma_initializer, True, None))
+        if self.center:
+            specs.append(WeightSpec("beta", shape, self.beta_initializer, True, None))
+        return specs
+
+    def forward(self, x, training=False):
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        x_hat, inv_std = self._standardize(x)
+        self._cache.update(x_hat=x_hat, inv_std=inv_std)
+        y = x_hat
+        if self.scale:
+            y = y * self._broadcast(self.weights[0], x.ndim)
+        if self.center:
+            y = y + self._broadcast(self.weights[-1], x.ndim)
+        return np.ascontiguousarray(y, dtype=self.dtype)
+
+    def backward(self, grad, need_input_grad=True):
+        x_hat, inv_std = self._cache["x_hat"], self._cache["inv_std"]
+        keep = {a + 1 for a in self._param_axes(self.input_shape)}
+        reduce = tuple(a for a in range(grad.ndim) if a not in keep)
+        grads = {}
+        if self.scale:
+            grads["gamma"] = (grad * x_hat).sum(axis=reduce).reshape(self.weights[0].shape)
+            grad_hat = grad * self._broadcast(self.weights[0], grad.ndim)
+        else:
+            grad_hat = grad
+        if self.center:
+            grads["beta"] = grad.sum(axis=reduce).reshape(self.weights[-1].shape)
+        self._set_grads(grads)
+        if not need_input_grad:
+            return None
+        return np.ascontiguousarray(self._standardize_backward(grad_hat, x_hat, inv_std),
+                                    dtype=self.dtype)
+
+    def flops(self, input_shape=None):
+        return 8 * int(np.prod(self._shape_for_counts(input_shape)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+            "beta_initializer": _initializers.serialize(self.beta_initializer),
+            "gamma_initializer": _initializers.serialize(self.gamma_initializer),
+        })
+        return config
+
+
+def _check_axes(axis, name):
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if not axes:
+        fail(ValueError, name, "an int or a non-empty list of ints", repr(axis))
+    return [check_int(a, name) for a in axes]
+
+
+def _sample_axes(axes, ndim, layer):
+    """Axes counted with the batch axis -> axes of one sample (checked)."""
+    out = set()
+    for a in axes:
+        if a == 0 or not -ndim <= (a if a < 0 else a - 1) < ndim:
+            fail(ValueError, "axis", f"non-batch axes of inputs with {ndim + 1} dimensions "
+                 f"(layer {layer.name!r})", a)
+        out.add((a if a < 0 else a - 1) % ndim)
+    return sorted(out)
+
+
+class LayerNormalization(_AffineNormalization):
+    """Normalise each sample over ``axis``, then scale and shift (Keras 3).
+
+    Parameters
+    ----------
+    axis : int or list of int, default -1
+        Axes to normalise over, counted with the batch axis (``[1, 2, 3]``
+        normalises a whole NCHW image). ``gamma`` and ``beta`` have the
+        shape of these axes.
+    epsilon : float, default 1e-3
+    center, scale : bool, default True
+    beta_initializer, gamma_initializer : default "zeros", "ones"
+    **kwargs
+        ``name``, ``input_shape``, ``trainable``, ``dtype`` (see `Layer`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyconv.layers import LayerNormalization
+    >>> y = LayerNormalization(axis=[1, 2, 3])(np.arange(24.0).reshape(2, 3, 2, 2))
+    >>> bool(np.allclose(y.reshape(2, -1).mean(axis=1), 0, atol=1e-6))
+    True
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        self.axis = _check_axes(axis, "axis")
+
+    def _param_axes(self, input_shape):
+        return _sample_axes(self.axis, len(input_shape), self)
+
+    def compute_output_shape(self, input_shape):
+        self._param_axes(input_shape)
+        return tuple(input_shape)
+
+    def _standardize(self, x):
+        axes = tuple(a + 1 for a in self._param_axes(self.input_shape))
+        return _standardize(x, axes, self.epsilon)
+
+    def _standardize_backward(self, grad_hat, x_hat, inv_std):
+        axes = tuple(a + 1 for a in self._param_axes(self.input_shape))
+        return _standardize_backward(grad_hat, x_hat, inv_std, axes)
+
+    def get_config(self):
+        config = super().get_config()
+        config["axis"] = self.axis if len(self.axis) > 1 else self.axis[0]
+        return config
+
+
+class GroupNormalization(_AffineNormalization):
+    """Normalise each sample over groups of channels, then scale and shift (Keras 3).
+
+    Parameters
+    ----------
+    groups : int, default 32
+        Must divide the number of channels; ``groups = channels`` is
+        instance normalisation, ``groups = 1`` layer normalisation.
+    axis : int, default 1
+        The channel axis, counted with the batch axis (1 for NCHW).
+    epsilon : float, default 1e-3
+    center, scale : bool, default True
+    beta_initializer, gamma_initializer : default "zeros", "ones"
+    **kwargs
+        ``name``, ``input_shape``, ``trainable``, ``dtype`` (see `Layer`).
+
+    Examples
+    --------
+    >>> from pyconv.layers import GroupNormalization
+    >>> GroupNormalization(groups=2).count_params((4, 5, 5))
+    8
+    """
+
+    def __init__(self, groups=32, axis=1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        self.groups = check_int(groups, "groups", min_value=1)
+        self.axis = check_int(axis, "axis")
+
+    def _param_axes(self, input_shape):
+        return _sample_axes([self.axis], len(input_shape), self)
+
+    def compute_output_shape(self, input_shape):
+        (axis,) = self._param_axes(input_shape)
+        if input_shape[axis] % self.groups:
+            fail(ValueError, "groups", f"a divisor of the {input_shape[axis]} channels "
+                 f"(layer {self.name!r})", self.groups)
+        return tuple(input_shape)
+
+    def _grouped(self, x):
+        """``x`` with the channel axis first after the batch, as ``(N, groups, -1)``."""
+        (axis,) = self._param_axes(self.input_shape)
+        moved = np.moveaxis(x, axis + 1, 1)
+        return np.ascontiguousarray(moved).reshape(len(x), self.groups, -1), moved.shape, axis
+
+    def _ungrouped(self, y, moved_shape, axis):
+        return np.moveaxis(y.reshape(moved_shape), 1, axis + 1)
+
+    def _standardize(self, x):
+        grouped, moved_shape, axis = self._grouped(x)
+        x_hat, inv_std = _standardize(grouped, (2,), self.epsilon)
+        return self._ungrouped(x_hat, moved_shape, axis), inv_std
+
+    def _standardize_backward(self, grad_hat, x_hat, inv_std):
+        grad_grouped, moved_shape, axis = self._grouped(grad_hat)
+        x_grouped, _, _ = self._grouped(x_hat)
+        return self._ungrouped(_standardize_backward(grad_grouped, x_grouped, inv_std, (2,)),
+                               moved_shape, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"groups": self.groups, "axis": self.axis})
         return config
