@@ -6,7 +6,8 @@ CIFAR net (conv 32 3x3 same relu, conv 32, maxpool, conv 64, conv 64,
 maxpool, dense 128 relu, dense 10), with the same weights in every
 framework (outputs checked equal to 1e-5 first), at batch 1 and 256 with 1
 and 2 threads. The frameworks are timed interleaved -- pyconv, PyTorch,
-ONNX Runtime, pyconv, ... -- and medians are printed: milliseconds per call
+ONNX Runtime, then PyTorch, ONNX Runtime, pyconv, ... (each round starts one
+column later) -- and medians are printed: milliseconds per call
 at batch 1, images per second at batch 256, and time ratios to ONNX Runtime
 and PyTorch (below 1: pyconv is faster). ``pyconv (layers)`` is the
 layer-by-layer forward pass that ``predict`` ran before the compiled plan.
@@ -21,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from ._bench import interleaved, warn_if_busy
+from ._bench import warn_if_busy
 
 BATCHES = (1, 256)
 
@@ -132,6 +133,30 @@ def _cells(model, x, n_threads, torch, ort, onnx_path):
         np.testing.assert_allclose(fn(), expected, rtol=1e-5, atol=1e-5,
                                    err_msg=f"{name} disagrees with pyconv")
     return cells
+
+
+def interleaved(fns, min_reps=7, min_seconds=0.6, max_reps=200):
+    """Median ms of each callable in ``fns``, called round-robin from a
+    rotating start: the column called right after another framework (cold
+    caches) changes every round, so no column always gets warm caches from
+    the one before it (pyconv's two columns share the weights)."""
+    import statistics
+    import time
+
+    names = list(fns)
+    for fn in fns.values():      # warm-up: allocations, plans, lazy init
+        fn()
+    times = {name: [] for name in names}
+    start = time.perf_counter()
+    reps = 0
+    while reps < min_reps or (time.perf_counter() - start < min_seconds and reps < max_reps):
+        for k in range(len(names)):
+            name = names[(reps + k) % len(names)]
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+        reps += 1
+    return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
 
 
 def _load():
