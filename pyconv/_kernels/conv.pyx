@@ -19,6 +19,7 @@
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
+from pyconv._kernels._openmp cimport pyconv_wtime
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
@@ -98,27 +99,32 @@ def own_sgemm(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
 
 
 def fma_peak_gflops(int n_threads, long iters=1000000, int repeats=40):
-    """Measured FP32 FMA peak in GFLOP/s with ``n_threads`` threads running
-    this build's probe at once (256-bit FMAs in the AVX2 build, 512-bit in
-    the AVX-512 one): the best of ``repeats`` short runs, so that a run the
-    scheduler left alone is among them on a shared machine; 0.0 in the
-    baseline build. For the benchmark's "% of peak" column."""
-    import time
-    cdef double best = 0.0, flops, dt
+    """Measured FP32 FMA peak in GFLOP/s of ``n_threads`` cores with this
+    build's probe (256-bit FMAs in the AVX2 build, 512-bit in the AVX-512
+    one); 0.0 in the baseline build. For the benchmark's "% of peak" column.
+
+    The threads run at once; each times ``repeats`` short runs of its own
+    and keeps its best rate, and the peak is the sum of the threads' bests:
+    on a shared machine each thread gets its core to itself now and then,
+    seldom both at the same instant."""
+    cdef double best[64]
     cdef float sinks[64]
-    cdef int t, rep
+    cdef double t0, rate, total = 0.0
+    cdef int t, r
     if not PYCONV_HAVE_SGEMM or n_threads < 1 or n_threads > 64:
         return 0.0
     memset(sinks, 0, sizeof(sinks))
-    for rep in range(repeats):
-        flops = 0.0
-        start = time.perf_counter()
-        for t in prange(n_threads, nogil=True, num_threads=n_threads, schedule="static"):
-            flops += pyconv_fma_probe(iters, &sinks[t])
-        dt = time.perf_counter() - start
-        if dt > 0 and flops / dt > best:
-            best = flops / dt
-    return best * 1e-9
+    memset(best, 0, sizeof(best))
+    for t in prange(n_threads, nogil=True, num_threads=n_threads, schedule="static"):
+        for r in range(repeats):
+            t0 = pyconv_wtime()
+            rate = pyconv_fma_probe(iters, &sinks[t])
+            rate = rate / max(pyconv_wtime() - t0, 1e-9)
+            if rate > best[t]:
+                best[t] = rate
+    for t in range(n_threads):
+        total += best[t]
+    return total * 1e-9
 
 
 cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k,
