@@ -53,9 +53,9 @@ def is_stream(x, name="x"):
     """
     if isinstance(x, PyDataset):
         return True
-    if x is None or is_array_like(x):
-        return False
-    if isinstance(x, (str, bytes, bytearray, collections.abc.Mapping, collections.abc.Set)):
+    if x is None or is_array_like(x) or isinstance(x, collections.abc.Mapping):
+        return False            # a dict of arrays feeds a model's named inputs
+    if isinstance(x, (str, bytes, bytearray, collections.abc.Set)):
         fail(TypeError, name, _EXPECTED, f"a {type(x).__name__}")
     if hasattr(x, "__next__") or hasattr(x, "__iter__"):
         return True

@@ -188,7 +188,7 @@ class SequenceLike:
         return np.zeros((2, 1, 6, 6)), np.zeros(2)
 
 
-@pytest.mark.parametrize("bad", [SequenceLike(), {"x": 1}, object()])
+@pytest.mark.parametrize("bad", [SequenceLike(), {1, 2}, object()])
 def test_non_arrays_get_a_type_error_at_once(bad):
     model = conv_model()
     for call in (lambda: model.fit(bad, epochs=1, verbose=0),
@@ -288,3 +288,30 @@ def test_read_only_memmap_trains_without_a_copy(rng, tmp_path):
     assert np.shares_memory(model._prepare_x(mapped), mapped)
     history = model.fit(mapped, y, batch_size=BATCH, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_two_input_model_reads_batches_of_input_lists(rng):
+    from pyconv import Model
+    from pyconv.layers import Concatenate
+
+    a, b = Input((3,), name="a"), Input((2,), name="b")
+    x = Dense(4, activation="relu")(Concatenate()([a, b]))
+
+    def model():
+        m = Model(inputs=[a, b], outputs=Dense(1)(x))
+        m.set_weights([w.copy() for w in start])
+        m.compile(optimizer=SGD(0.05), loss="mse")
+        return m
+
+    start = Model(inputs=[a, b], outputs=Dense(1)(x)).get_weights()
+    xa, xb = rng.normal(size=(24, 3)), rng.normal(size=(24, 2))
+    y = xa[:, :1] - xb[:, 1:]
+    reference = model()
+    want = reference.fit([xa, xb], y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+    by_name = model().fit({"a": xa, "b": xb}, y, batch_size=BATCH, epochs=2, shuffle=False,
+                          verbose=0)
+    assert by_name.history == want.history
+    pairs = [([xa[i:i + BATCH], xb[i:i + BATCH]], y[i:i + BATCH]) for i in range(0, 24, BATCH)]
+    streamed = model()
+    got = streamed.fit(iter(pairs), epochs=1, verbose=0)
+    assert got.history["loss"] == want.history["loss"][:1]
