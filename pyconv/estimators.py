@@ -566,6 +566,10 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         with 32 and 64 filters, each followed by 2x2 max pooling where the
         input is large enough, a 128-unit ReLU dense layer (with dropout 0.25
         on images of at least 8x8); it stays valid on inputs down to 1x1.
+        Augmentation layers (``RandomFlip``, ``RandomTranslation``, ...) at
+        the start of the template augment each training batch and pass
+        inputs through unchanged in ``predict``; ``random_state`` seeds them
+        too.
     input_shape : tuple (C, H, W), optional
         How to read 2-D ``X``. None: a perfect-square width is one square
         channel, any other width a ``1 x 1 x n_features`` strip. 3-D and 4-D
@@ -608,8 +612,7 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         so they keep what they record): per-epoch curves with ``logs``
         holding ``loss`` and, with ``early_stopping``, ``val_score`` (the
         validation score of the epoch). Setting ``model.stop_training``
-        stops ``fit`` early. Augmentation layers (when available) go into
-        the ``layers`` template: they act in training only.
+        stops ``fit`` early.
 
     Attributes
     ----------

@@ -485,3 +485,20 @@ def test_a_callback_can_stop_the_estimator(rng):
     assert reg.n_iter_ == 2
     with pytest.raises(TypeError, match="`callbacks` must be None or a list"):
         CNNRegressor(callbacks=print).fit(X, y)
+
+
+def test_augmentation_layers_in_the_template(rng):
+    X = rng.normal(size=(80, 1, 8, 8)).astype(np.float32)
+    y = (X[:, 0, :, :4].sum(axis=(1, 2)) > 0).astype(int)
+
+    def fitted():
+        template = [layers.RandomFlip("horizontal_and_vertical"),
+                    layers.RandomTranslation(0.1, 0.1),
+                    layers.Conv2D(4, 3, activation="relu"), layers.Flatten()]
+        return CNNClassifier(layers=template, max_iter=2, random_state=0).fit(X, y)
+
+    first, second = fitted(), fitted()
+    assert [type(layer).__name__ for layer in first.model_.layers][:2] == [
+        "RandomFlip", "RandomTranslation"]
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    np.testing.assert_array_equal(first.predict_proba(X), first.predict_proba(X))
