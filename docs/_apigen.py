@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "pyconv.estimators", "pyconv.transformers", "pyconv.image", "pyconv.plotting",
     "pyconv.utils", "pyconv.activations", "pyconv.initializers",
     "pyconv.regularizers", "pyconv.saving", "pyconv.export",
+    "pyconv.optimizers.schedules", "pyconv.config",
 ]
 
 
