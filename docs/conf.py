@@ -45,7 +45,6 @@ source_suffix = {".rst": "restructuredtext"}
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "lecture/*.ipynb", "README.md"]
 templates_path = []
-html_static_path = ["_static"]
 html_theme = "alabaster"
 html_theme_options = {
     "description": "Fast CPU convolutional networks for scikit-learn users",
