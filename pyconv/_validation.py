@@ -120,12 +120,16 @@ _CHANNELS_LAST_WARNED: "set[object]" = set()
 
 
 def looks_channels_last(shape):
-    """Whether a per-sample ``(C, H, W)`` shape is probably ``(H, W, C)``:
-    a last axis of 1, 3 or 4 (grey, RGB, RGBA) much smaller than the other two."""
-    if len(shape) != 3:
+    """Whether an image shape ``(C, H, W)`` (or ``(N, C, H, W)``) is probably
+    ``(H, W, C)``: a last axis of 1, 3 or 4 (grey, RGB, RGBA), a first axis
+    that is not such a channel count, and a middle axis longer than the last.
+
+    The one rule behind the image tools' error and the models' warning.
+    """
+    if len(shape) < 3:
         return False
-    c, h, w = shape
-    return w in (1, 3, 4) and min(c, h) >= 4 * w
+    c, h, w = shape[-3:]
+    return w in (1, 3, 4) and c not in (1, 3, 4) and h > w
 
 
 def warn_if_channels_last(shape, name, stacklevel=3):

@@ -31,6 +31,7 @@ from ._validation import (
     check_pair,
     check_positive_float,
     fail,
+    looks_channels_last,
 )
 
 __all__ = [
@@ -56,13 +57,6 @@ _NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"
 # --------------------------------------------------------------------------
 # Layout checks
 # --------------------------------------------------------------------------
-def _looks_channels_last(shape):
-    """True when ``shape`` (one image, 3-D) looks like HWC rather than CHW:
-    the last axis has 3 or 4 entries (RGB/RGBA) and the first does not look
-    like a channel axis."""
-    return shape[-1] in (3, 4) and shape[0] not in (1, 3, 4)
-
-
 def _check_layout(img, name, allow_2d=True):
     """Raise a clear error for arrays that are not HW / CHW / NCHW."""
     ndim = img.ndim
@@ -70,10 +64,10 @@ def _check_layout(img, name, allow_2d=True):
         "a 3-D [C, H, W] or 4-D [N, C, H, W] array")
     if ndim not in ((2, 3, 4) if allow_2d else (3, 4)):
         fail(ValueError, name, allowed, f"shape {img.shape}")
-    if ndim == 3 and _looks_channels_last(img.shape):
+    if ndim == 3 and looks_channels_last(img.shape):
         fail(ValueError, name, "channel-first [C, H, W] (this looks like channels-last "
              "[H, W, C]; convert it with `img.transpose(2, 0, 1)`)", f"shape {img.shape}")
-    if ndim == 4 and _looks_channels_last(img.shape[1:]):
+    if ndim == 4 and looks_channels_last(img.shape[1:]):
         fail(ValueError, name, "channel-first [N, C, H, W] (this looks like channels-last "
              "[N, H, W, C]; convert it with `img.transpose(0, 3, 1, 2)`)", f"shape {img.shape}")
 

@@ -26,7 +26,8 @@ def _fresh_channels_last_memory(monkeypatch):
 @pytest.mark.parametrize("shape, expected", [
     ((32, 32, 3), True), ((28, 28, 1), True), ((8, 8, 1), True), ((64, 64, 4), True),
     ((3, 32, 32), False), ((1, 8, 8), False), ((16, 4, 4), False), ((1, 1, 64), False),
-    ((64,), False), ((2, 2, 1), False),
+    ((64,), False), ((2, 2, 1), True), ((8, 9, 3), True), ((3, 5, 3), False),
+    ((7, 3, 3), False), ((2, 8, 9, 3), True),
 ])
 def test_what_looks_channels_last(shape, expected):
     assert _validation.looks_channels_last(shape) is expected
