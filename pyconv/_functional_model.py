@@ -23,12 +23,18 @@ its batching and shuffling are the same as for one array; the model splits
 the columns again before its first layer (and for its losses). One input and
 one output need no packing at all.
 """
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
 import numpy as np
 
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import saving
 from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
+from ._typing import ArrayLike
 from ._validation import as_float_array, check_int, fail
 from .training import Trainer, _backward_from_logits, _fusion_kind, loss_gradient, loss_value
 from .utils import _model_generator
@@ -146,7 +152,8 @@ class Model(Trainer):
     (5, 1)
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, seed=None):
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None,
+                 seed: Optional[int] = None) -> None:
         if inputs is None or outputs is None:
             fail(TypeError, "inputs, outputs", "given: Model(inputs, outputs) from tensors "
                  "made by pyconv.Input and layer calls", (inputs, outputs))
@@ -282,7 +289,7 @@ class Model(Trainer):
         """``(None, *shape)``, or a list of them for several outputs."""
         return self._structured(self._output_shapes, self._nested_outputs)
 
-    def get_layer(self, name=None, index=None):
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Any:
         """Return a layer by ``name`` or by ``index`` (exactly one of them)."""
         if (name is None) == (index is None):
             fail(ValueError, "name, index", "exactly one of them", (name, index))
@@ -319,11 +326,11 @@ class Model(Trainer):
     def non_trainable_weights(self):
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
-    def get_weights(self):
+    def get_weights(self) -> List[np.ndarray]:
         """Copies of all weight arrays, layer by layer."""
         return [w.copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[Any]) -> None:
         """Set all weights from a list like :meth:`get_weights` (checked)."""
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self.layers)
@@ -335,7 +342,7 @@ class Model(Trainer):
             layer.set_weights(weights[start:start + count])
             start += count
 
-    def count_params(self):
+    def count_params(self) -> int:
         """Number of scalars in all weights."""
         self._require_built("count_params()")
         return int(sum(layer.count_params() for layer in self.layers))
@@ -486,7 +493,8 @@ class Model(Trainer):
             return list(value)
         return [value if value is not None else default] * n
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Union[Sequence[float], Mapping[str, float], None] = None) -> None:
         """Configure training; see `Sequential.compile`.
 
         With several outputs, ``loss`` is one loss for all of them, a list
@@ -577,7 +585,7 @@ class Model(Trainer):
             weights = losses_module._check_sample_weight(sample_weight, len(x))
         return x, _pack(prepared, np.float64), weights
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """Outputs for ``x`` (a list of arrays for several inputs), in batches.
 
         Returns an array, or a list of arrays for a model with several outputs.
@@ -592,7 +600,7 @@ class Model(Trainer):
             self._pack_outputs = False
         return _unpack(packed, [(s, self.dtype) for s in self._output_shapes])
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: Any) -> Any:
         """Outputs for one batch, in one forward pass (inference mode)."""
         outputs = [np.array(o, dtype=self.dtype, copy=True)
                    for o in self._run(self._split_inputs(self._prepare_x(x)), training=False)]
@@ -629,7 +637,8 @@ class Model(Trainer):
         header = ("Layer (type)", "Output Shape", "Param #", "FLOPs", "Connected to")
         return header, rows, "<<>><", total_flops
 
-    def summary(self, line_length=None, print_fn=None):
+    def summary(self, line_length: Optional[int] = None,
+                print_fn: Optional[Callable[[str], Any]] = None) -> None:
         """Print a Keras-style table of layers, output shapes, parameters and FLOPs.
 
         Parameters
@@ -771,7 +780,8 @@ class Model(Trainer):
                    name=config.get("name"), seed=config.get("seed"))
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, include_optimizer=True):
+    def save(self, filepath: Union[str, bytes, os.PathLike[str]],
+             include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings (and optimizer state).
 
         One zip file holding ``config.json`` and ``.npy`` weights; no pickle.
@@ -779,11 +789,11 @@ class Model(Trainer):
         """
         saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: Union[str, bytes, os.PathLike[str]]) -> None:
         """Save the weights only (same file format)."""
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: Union[str, bytes, os.PathLike[str]]) -> None:
         """Load weights saved by :meth:`save_weights` or :meth:`save` (checked)."""
         saving.load_weights(self, filepath)
 

@@ -251,7 +251,8 @@ class Sequential(Model):
 
     # The linear fast path of `Trainer`: no graph bookkeeping, and the fused
     # ReLU/max-pooling backward.
-    compile = Trainer.compile
+    # (A Sequential has one output: no `loss_weights`, unlike Model.compile.)
+    compile = Trainer.compile  # type: ignore[assignment]
     _prepare_x = Trainer._prepare_x
     _prepare_xy = Trainer._prepare_xy
     _forward = Trainer._forward

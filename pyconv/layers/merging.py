@@ -31,7 +31,7 @@ class _Merge(Layer):
     rule ``_merged_shape``.
     """
 
-    _n_inputs = None   # exact count when the operation needs one (Subtract: 2)
+    _n_inputs: "int | None" = None   # exact count when the operation needs one (Subtract: 2)
 
     def _check_shapes(self, input_shapes):
         if not isinstance(input_shapes, (list, tuple)) or not input_shapes or not all(
