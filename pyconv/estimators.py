@@ -87,6 +87,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import layers as _layers
 from . import optimizers as _optimizers
+from ._shapes import check_sample_shape
 from ._threads import get_num_threads, max_threads
 from ._typing import ArrayLike
 from ._validation import (as_float_array, check_int, check_positive_float, check_weight,
@@ -175,17 +176,6 @@ def _image_shape_for(n_features, input_shape):
     if side * side == n_features:
         return (1, side, side)
     return (1, 1, n_features)
-
-
-def _check_input_shape(input_shape):
-    if input_shape is None:
-        return None
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
-                       for v in input_shape)):
-        fail(ValueError, "input_shape", "None or a tuple of 3 positive ints (C, H, W)",
-             repr(input_shape))
-    return tuple(int(v) for v in input_shape)
 
 
 # ---------------------------------------------------------------- default network
@@ -336,7 +326,10 @@ class _BaseCNN(BaseEstimator):
             if self.layers and _is_softmax_layer(self.layers[-1]):
                 fail(ValueError, "layers", "the hidden layers only (the estimator adds the "
                      "output layer and its softmax)", "a template ending in a softmax")
-        input_shape = _check_input_shape(self.input_shape)
+        input_shape = self.input_shape
+        if input_shape is not None:
+            input_shape = check_sample_shape(input_shape, ndim=3, expected="None or a tuple "
+                                             "of 3 positive ints (C, H, W)")
         if isinstance(self.optimizer, str):
             if self.optimizer.lower() not in _OPTIMIZER_NAMES:
                 fail(ValueError, "optimizer", "one of " + ", ".join(map(repr, _OPTIMIZER_NAMES))

@@ -18,6 +18,11 @@ import numpy as np
 
 from . import _dispatch
 from ._shapes import (
+    NUMPY_PAD_MODE,
+    PADDING_MODES,
+    check_conv_geometry,
+    check_int32,
+    check_padding_limit,
     conv_output_size,
     conv_transpose_output_size,
     pool_output_size,
@@ -47,9 +52,6 @@ __all__ = [
     "interpolate",
     "interpolate_backward",
 ]
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 # Bytes of one im2col tile (measured: 1 MiB beats L2-sized tiles, which make
 # the GEMM too thin for BLAS to reach its speed).
@@ -163,12 +165,12 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
     x = x.astype(dtype, copy=False)
     weight = weight.astype(dtype, copy=False)
 
-    stride = _check_below_max(check_pair(stride, "stride"), "stride")
-    dilation = _check_below_max(check_pair(dilation, "dilation"), "dilation")
+    stride = check_int32(check_pair(stride, "stride"), "stride")
+    dilation = check_int32(check_pair(dilation, "dilation"), "dilation")
     groups = check_int(groups, "groups", min_value=1)
     padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
     if not isinstance(padding, str):
-        _check_below_max(check_pair(padding, "padding", min_value=0), "padding")
+        check_int32(check_pair(padding, "padding", min_value=0), "padding")
     n, c_in, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
     if min(kh, kw, c_out, c_per_group) < 1:
@@ -182,24 +184,9 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
              f"(x has {c_in} channels on axis 1, groups={groups}; x is NCHW: batch, "
              f"channels, height, width)", f"shape {weight.shape}")
     pads = _conv_padding(padding, (kh, kw), stride, dilation)
-    if padding_mode in ("reflect", "circular"):  # as PyTorch; "replicate" has no limit
-        for size, (before, after), axis in ((h, pads[0], "height"), (w, pads[1], "width")):
-            limit = size if padding_mode == "circular" else size - 1
-            if max(before, after) > limit:
-                rule = "<= input size" if padding_mode == "circular" else "< input size"
-                fail(ValueError, "padding", f"{rule} ({size} along {axis}) for "
-                     f"padding_mode={padding_mode!r}", max(before, after))
-    ho = conv_output_size(h, kh, stride[0], *pads[0], dilation[0])
-    wo = conv_output_size(w, kw, stride[1], *pads[1], dilation[1])
-    if ho < 1 or wo < 1:
-        fail(ValueError, "x", "large enough for the kernel: output size "
-             f"{ho}x{wo} from input {h}x{w}, kernel {kh}x{kw}, stride {stride}, "
-             f"padding {pads}, dilation {dilation} (need >= 1x1)", f"shape {x.shape}")
-    # The GEMMs inside take 32-bit dimensions (BLAS ints).
-    if ho * wo > _MAX_PARAM or c_per_group * kh * kw > _MAX_PARAM:
-        fail(ValueError, "x", f"an output plane and a receptive field of at most {_MAX_PARAM} "
-             f"elements each", f"output {ho}x{wo} and receptive field "
-             f"{c_per_group}x{kh}x{kw} from shape {x.shape}")
+    check_padding_limit(padding_mode, (h, w), pads)
+    check_conv_geometry((h, w), (kh, kw), stride, pads, dilation, c_per_group,
+                        "x", f"shape {x.shape}")
     return x, weight, bias, unbatched, stride, pads, dilation, groups, padding_mode
 
 
@@ -209,7 +196,7 @@ def _check_conv(x, weight, bias, stride, padding, dilation, groups, padding_mode
 def _pad_input(x, padding, padding_mode):
     (top, bottom), (left, right) = padding
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
-                  mode=_NUMPY_PAD_MODE[padding_mode])
+                  mode=NUMPY_PAD_MODE[padding_mode])
 
 
 def _fold_padded_grad(grad_padded, shape, padding, padding_mode):
@@ -217,7 +204,7 @@ def _fold_padded_grad(grad_padded, shape, padding, padding_mode):
     the input position it was copied from."""
     h, w = shape[2], shape[3]
     (top, bottom), (left, right) = padding
-    mode = _NUMPY_PAD_MODE[padding_mode]
+    mode = NUMPY_PAD_MODE[padding_mode]
     src_h = np.pad(np.arange(h), (top, bottom), mode=mode)
     src_w = np.pad(np.arange(w), (left, right), mode=mode)
     fold_h = np.zeros((h, src_h.size), dtype=grad_padded.dtype)
@@ -934,18 +921,6 @@ def _avg_pool2d_backward(grad_output, input_shape, kernel, stride, padding, ceil
 # --------------------------------------------------------------------------
 # Pooling: argument checking
 # --------------------------------------------------------------------------
-# Larger strides, dilations or divisors cannot reach a C index; nothing
-# meaningful needs them.
-_MAX_PARAM = 2**31 - 1
-
-
-def _check_below_max(values, name):
-    """``values``: an int or a pair of ints, already checked positive."""
-    if max(values if isinstance(values, tuple) else (values,)) > _MAX_PARAM:
-        fail(ValueError, name, f"at most {_MAX_PARAM}", values)
-    return values
-
-
 def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         fail(TypeError, name, "a bool", repr(value))
@@ -968,7 +943,7 @@ def _check_pool(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     padding = check_pair(padding, "padding", min_value=0)
     dilation = check_pair(dilation, "dilation")
     for name, pair in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
-        _check_below_max(pair, name)
+        check_int32(pair, name)
     ceil_mode = _check_bool(ceil_mode, "ceil_mode")
 
     # PyTorch's rule: padding at most half the (effective) kernel size.
@@ -999,7 +974,7 @@ def _check_avg_options(count_include_pad, divisor_override):
     count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     if divisor_override is not None:
         divisor_override = check_int(divisor_override, "divisor_override", min_value=1)
-        _check_below_max(divisor_override, "divisor_override")
+        check_int32(divisor_override, "divisor_override")
     return count_include_pad, divisor_override
 
 
@@ -1227,9 +1202,9 @@ def _check_conv_transpose(x, weight, bias, stride, padding, output_padding, grou
         arrays.append(bias)
     dtype = common_float_dtype(*arrays)
     x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
-    stride = _check_below_max(check_pair(stride, "stride"), "stride")
-    dilation = _check_below_max(check_pair(dilation, "dilation"), "dilation")
-    padding = _check_below_max(check_pair(padding, "padding", min_value=0), "padding")
+    stride = check_int32(check_pair(stride, "stride"), "stride")
+    dilation = check_int32(check_pair(dilation, "dilation"), "dilation")
+    padding = check_int32(check_pair(padding, "padding", min_value=0), "padding")
     output_padding = check_pair(output_padding, "output_padding", min_value=0)
     groups = check_int(groups, "groups", min_value=1)
     c_in, c_out_g, kh, kw = weight.shape
@@ -1374,7 +1349,7 @@ def _check_interpolate(input_hw, size, scale_factor, mode, align_corners):
         fail(ValueError, "size, scale_factor", "exactly one of them given",
              (size, scale_factor))
     if size is not None:
-        out_hw = _check_below_max(check_pair(size, "size"), "size")
+        out_hw = check_int32(check_pair(size, "size"), "size")
         return out_hw, None, mode, align_corners
     pair = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
     if len(pair) != 2:

@@ -22,7 +22,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import functional
-from ._shapes import same_padding
+from ._shapes import NUMPY_PAD_MODE, PADDING_MODES, padding_limit_violation, same_padding
 from ._typing import ArrayLike, FloatArray, Padding, PaddingMode
 from ._validation import (
     as_float_array,
@@ -50,8 +50,6 @@ __all__ = [
 #: ITU-R BT.601 luma weights for R, G, B (what Pillow's ``convert("L")`` uses).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 # --------------------------------------------------------------------------
@@ -424,22 +422,18 @@ def _depthwise(x, kernels, pads, padding_mode):
     k, kh, kw = kernels.shape
     weight = np.ascontiguousarray(np.tile(kernels.astype(x.dtype), (c, 1, 1))[:, np.newaxis])
     (top, bottom), (left, right) = pads
-    needs_padding = max(top, bottom, left, right) > 0
-    if needs_padding and padding_mode != "zeros":
-        limit_h = h if padding_mode == "circular" else h - 1
-        limit_w = w if padding_mode == "circular" else w - 1
-        if max(top, bottom) > limit_h or max(left, right) > limit_w:
-            # Too small for conv2d's PyTorch-style padding: let numpy pad
-            # (it repeats the reflection / wrap as often as needed).
-            x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
-                       mode=_NUMPY_PAD_MODE[padding_mode])
-            pads = ((0, 0), (0, 0))
+    if padding_limit_violation(padding_mode, (h, w), pads):
+        # Too small for conv2d's PyTorch-style padding: let numpy pad (it
+        # repeats the reflection / wrap as often as needed).
+        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
+                   mode=NUMPY_PAD_MODE[padding_mode])
+        pads = ((0, 0), (0, 0))
     (top, bottom), (left, right) = pads
     if top == bottom and left == right:
         return functional.conv2d(x, weight, padding=(top, left), groups=c,
                                  padding_mode=padding_mode)
     # Asymmetric split (even kernel with "same"): pad by hand, then "valid".
-    mode = "constant" if padding_mode == "zeros" else _NUMPY_PAD_MODE[padding_mode]
+    mode = "constant" if padding_mode == "zeros" else NUMPY_PAD_MODE[padding_mode]
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=mode)
     return functional.conv2d(x, weight, groups=c)
 
@@ -507,7 +501,7 @@ def filter2d(img: ArrayLike, kernel: ArrayLike, padding_mode: PaddingMode = "ref
     """
     x, restore = _as_image_batch(img, "img")
     kernel = _check_kernel(kernel)
-    padding_mode = check_choice(padding_mode, "padding_mode", _PADDING_MODES)
+    padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
     pads = _resolve_padding(padding, kernel.shape)
     h, w = x.shape[2:]
     kh, kw = kernel.shape
@@ -601,7 +595,7 @@ def sobel_magnitude(img: ArrayLike, gray: bool = False,
     if not isinstance(gray, (bool, np.bool_)):
         fail(TypeError, "gray", "a bool", repr(gray))
     x, restore = _as_image_batch(img, "img")
-    padding_mode = check_choice(padding_mode, "padding_mode", _PADDING_MODES)
+    padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
     if gray:
         if x.shape[1] != 3:
             fail(ValueError, "img", "an RGB image with 3 channels when gray=True",

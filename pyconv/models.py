@@ -22,6 +22,7 @@ import numpy as np
 
 from . import saving
 from ._functional_model import Model, _readable_bytes
+from ._shapes import check_sample_shape
 from ._validation import check_int, fail
 from .training import Trainer
 from .utils import _model_generator
@@ -57,20 +58,6 @@ def _input_layer_shape(obj):
     if shape is None and getattr(obj, "output_shape", None) is not None:
         shape = obj.output_shape
     return shape
-
-
-def _normalize_input_shape(shape, name="input_shape"):
-    """``(C, H, W)`` from ``(C, H, W)`` or ``(None, C, H, W)``."""
-    if not isinstance(shape, (tuple, list)) or len(shape) == 0:
-        fail(ValueError, name, "a tuple such as (C, H, W) or (None, C, H, W)", repr(shape))
-    shape = tuple(shape)
-    if shape[0] is None:
-        shape = shape[1:]
-    if not shape or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                            and v > 0 for v in shape):
-        fail(ValueError, name, "a tuple of positive ints such as (C, H, W) or (None, C, H, W)",
-             repr(tuple(shape)))
-    return tuple(int(v) for v in shape)
 
 
 def _build_layer(layer, shape, rng):
@@ -148,7 +135,8 @@ class Sequential(Model):
             if self._layers or self._input_shape is not None:
                 fail(ValueError, "layer", "an Input only as the first layer of the model",
                      repr(layer))
-            self._input_shape = _normalize_input_shape(_input_layer_shape(layer), "Input shape")
+            self._input_shape = check_sample_shape(_input_layer_shape(layer), "Input shape",
+                                                   batch_axis=True)
             self.build()
             return
         if not isinstance(layer, _layer_base()):
@@ -202,7 +190,7 @@ class Sequential(Model):
                 fail(ValueError, "input_shape", "given (or set by an Input / the first "
                      "layer's input_shape) to build the model", None)
             input_shape = self._input_shape
-        input_shape = _normalize_input_shape(input_shape)
+        input_shape = check_sample_shape(input_shape, batch_axis=True)
         if self.built and input_shape != self._input_shape:
             fail(ValueError, "input_shape", f"{self._input_shape} (the model is already built)",
                  input_shape)
@@ -295,7 +283,8 @@ class Sequential(Model):
                 raise ValueError(f"Invalid config for layer class {entry['class_name']!r}: "
                                  f"{exc}") from exc
             if _is_input_layer(layer):
-                model._input_shape = _normalize_input_shape(_input_layer_shape(layer))
+                model._input_shape = check_sample_shape(_input_layer_shape(layer),
+                                                        batch_axis=True)
                 continue
             if any(other.name == layer.name for other in model._layers):
                 fail(ValueError, "config", "layers with unique names",
@@ -308,7 +297,8 @@ class Sequential(Model):
             input_shape = getattr(model._layers[0], "input_shape", None)
         if input_shape is not None:
             if max_params is not None:
-                model._check_param_budget(_normalize_input_shape(input_shape), max_params)
+                model._check_param_budget(check_sample_shape(input_shape, batch_axis=True),
+                                          max_params)
             model.build(input_shape)
         return model
 

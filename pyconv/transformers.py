@@ -10,12 +10,12 @@ them::
 It is the "hardcoded filters" half of the lecture's argument: the same
 convolutions a CNN learns, fixed by hand.
 """
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._shapes import PADDING_MODES, check_sample_shape
 from ._validation import as_float_array, check_choice, check_pair, fail
 from .image import _depthwise, _resolve_padding, sobel_kernels
 
@@ -23,7 +23,6 @@ __all__ = ["FilterBankTransformer", "default_filter_bank"]
 
 _NONLINEARITIES = ("abs", "relu", "square")
 _POOLINGS = ("avg", "max")
-_PADDING_MODES = ("reflect", "zeros", "replicate", "circular")
 
 
 def default_filter_bank():
@@ -90,13 +89,8 @@ def _resolve_filters(filters):
 def _resolve_input_shape(input_shape, n_features, nd_shape):
     """(C, H, W) for 2-D data of width ``n_features``."""
     if input_shape is not None:
-        ok = isinstance(input_shape, (tuple, list)) and len(input_shape) in (2, 3) and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
-            for v in input_shape)
-        if not ok:
-            fail(ValueError, "input_shape", "None or a tuple (C, H, W) (or (H, W)) of "
-                 "positive ints", repr(input_shape))
-        shape = tuple(int(v) for v in input_shape)
+        shape = check_sample_shape(input_shape, ndim=(2, 3), expected="None or a tuple "
+                                   "(C, H, W) (or (H, W)) of positive ints")
         if len(shape) == 2:
             shape = (1,) + shape
         if int(np.prod(shape)) != n_features:
@@ -222,7 +216,7 @@ class FilterBankTransformer(TransformerMixin, BaseEstimator):
         pool = check_pair(self.pool_size, "pool_size")
         if self.nonlinearity is not None:
             check_choice(self.nonlinearity, "nonlinearity", _NONLINEARITIES)
-        check_choice(self.padding_mode, "padding_mode", _PADDING_MODES)
+        check_choice(self.padding_mode, "padding_mode", PADDING_MODES)
         return pool
 
     def _output_shape(self, pool):

@@ -34,6 +34,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .._graph import is_symbolic, symbolic_call
+from .._shapes import check_sample_shape
 from .._validation import as_float_array, fail, warn_if_channels_last
 
 __all__ = ["Layer", "WeightSpec"]
@@ -101,19 +102,6 @@ def _snake(name):
     """Keras's snake case: ``Conv2D -> conv2d``, ``MaxPool2D -> max_pool2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def check_shape(shape, name="input_shape"):
-    """Return ``shape`` as a tuple of positive ints (no batch axis)."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or not shape or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0
-        for v in shape
-    ):
-        fail(ValueError, name, "a non-empty tuple of positive ints without the batch axis, "
-             "such as (C, H, W)", repr(shape))
-    return tuple(int(v) for v in shape)
 
 
 class Layer:
@@ -186,7 +174,7 @@ class Layer:
             fail(TypeError, "name", "a non-empty str", repr(name))
         self.name = name
         if input_shape is not None:
-            input_shape = check_shape(input_shape)
+            input_shape = check_sample_shape(input_shape)
             warn_if_channels_last(input_shape, "input_shape", stacklevel=4)
         self._given_input_shape = input_shape
         self.input_shape = input_shape
@@ -301,7 +289,7 @@ class Layer:
 
     def _shape_for_counts(self, input_shape):
         if input_shape is not None:
-            return check_shape(input_shape)
+            return check_sample_shape(input_shape)
         if self.input_shape is not None:
             return self.input_shape
         fail(ValueError, "input_shape", f"known to count the parameters of layer {self.name!r} "
@@ -320,7 +308,7 @@ class Layer:
 
         Building an already built layer with the same shape does nothing.
         """
-        input_shape = check_shape(input_shape)
+        input_shape = check_sample_shape(input_shape)
         if self.built:
             if input_shape != self.input_shape:
                 fail(ValueError, "input_shape", f"{self.input_shape} (layer {self.name!r} is "

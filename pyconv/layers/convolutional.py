@@ -9,7 +9,14 @@ from .. import activations as _activations
 from .. import functional as _functional
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from .._shapes import conv_output_size
+from .._shapes import (
+    INT32_MAX,
+    PADDING_MODES,
+    check_conv_geometry,
+    check_int32,
+    check_padding_limit,
+    keras_same_padding,
+)
 from .._typing import (ActivationLike, InitializerLike, IntPair, PaddingMode,
                        RegularizerLike)
 from .._validation import check_choice, check_int, check_pair, fail
@@ -17,28 +24,6 @@ from .base import Layer, WeightSpec
 from .core import _FusedActivation
 
 __all__ = ["Conv2D", "Convolution2D", "keras_same_padding"]
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def keras_same_padding(size, kernel, stride, dilation):
-    """Keras/TensorFlow ``padding="same"`` along one axis: ``(before, after)``.
-
-    The output has ``ceil(size / stride)`` positions; the total padding is
-    split with the extra pixel after. For ``stride == 1`` this is PyTorch's
-    split.
-
-    Examples
-    --------
-    >>> keras_same_padding(7, 3, 2, 1)
-    (1, 1)
-    >>> keras_same_padding(8, 3, 2, 1)
-    (0, 1)
-    """
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
-
 
 class Conv2D(_FusedActivation, Layer):
     """2-D convolution layer over NCHW input, ``y = activation(conv(x) + bias)``.
@@ -89,17 +74,18 @@ class Conv2D(_FusedActivation, Layer):
                  kernel_regularizer: RegularizerLike = None,
                  bias_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filters = check_int(filters, "filters", min_value=1, max_value=2**31 - 1)
-        self.kernel_size = check_pair(kernel_size, "kernel_size")
-        self.strides = check_pair(strides, "strides")
-        self.dilation_rate = check_pair(dilation_rate, "dilation_rate")
+        self.filters = check_int(filters, "filters", min_value=1, max_value=INT32_MAX)
+        self.kernel_size = check_int32(check_pair(kernel_size, "kernel_size"), "kernel_size")
+        self.strides = check_int32(check_pair(strides, "strides"), "strides")
+        self.dilation_rate = check_int32(check_pair(dilation_rate, "dilation_rate"),
+                                         "dilation_rate")
         self.groups = check_int(groups, "groups", min_value=1)
         if self.filters % self.groups:
             fail(ValueError, "groups", f"a divisor of filters ({self.filters})", self.groups)
         if isinstance(padding, str):
             self.padding = check_choice(padding.lower(), "padding", ("valid", "same"))
         else:
-            self.padding = check_pair(padding, "padding", min_value=0)
+            self.padding = check_int32(check_pair(padding, "padding", min_value=0), "padding")
         self.padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
         self.activation = _activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
@@ -138,21 +124,12 @@ class Conv2D(_FusedActivation, Layer):
             fail(ValueError, "input_shape", f"a channel count divisible by groups="
                  f"{self.groups} for Conv2D layer {self.name!r}", tuple(input_shape))
         pads = self.explicit_padding(input_shape)
-        if self.padding_mode != "zeros":
-            for size, (before, after), axis in ((h, pads[0], "height"), (w, pads[1], "width")):
-                limit = size if self.padding_mode == "circular" else size - 1
-                if max(before, after) > limit:
-                    fail(ValueError, "input_shape", f"larger along {axis} than the padding "
-                         f"{max(before, after)} for padding_mode={self.padding_mode!r} "
-                         f"(layer {self.name!r})", tuple(input_shape))
-        ho = conv_output_size(h, self.kernel_size[0], self.strides[0], *pads[0],
-                              self.dilation_rate[0])
-        wo = conv_output_size(w, self.kernel_size[1], self.strides[1], *pads[1],
-                              self.dilation_rate[1])
-        if ho < 1 or wo < 1:
-            fail(ValueError, "input_shape", f"large enough for kernel {self.kernel_size}, "
-                 f"dilation {self.dilation_rate} and padding {pads} of Conv2D layer "
-                 f"{self.name!r} (output would be {ho}x{wo})", tuple(input_shape))
+        owner = f" (Conv2D layer {self.name!r})"
+        check_padding_limit(self.padding_mode, (h, w), pads, "input_shape",
+                            tuple(input_shape), owner)
+        ho, wo = check_conv_geometry((h, w), self.kernel_size, self.strides, pads,
+                                     self.dilation_rate, c_in // self.groups, "input_shape",
+                                     tuple(input_shape), owner)
         return self.filters, ho, wo
 
     def weight_specs(self, input_shape):

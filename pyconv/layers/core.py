@@ -12,7 +12,8 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .._typing import ActivationLike, InitializerLike, RegularizerLike
 from .._validation import check_int, fail
-from .base import Layer, WeightSpec, check_shape
+from .._shapes import INT32_MAX, check_sample_shape
+from .base import Layer, WeightSpec
 
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation",
            "ReLU", "Softmax"]
@@ -82,7 +83,7 @@ class Input(Layer):
                  name: Optional[str] = None, dtype: Any = "float32") -> None:
         if shape is None:
             fail(ValueError, "shape", "a tuple of positive ints such as (C, H, W)", "None")
-        shape = check_shape(shape, "shape")
+        shape = check_sample_shape(shape, "shape")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", min_value=1)
         self.batch_size = batch_size
@@ -142,7 +143,7 @@ class Dense(_FusedActivation, Layer):
                  kernel_regularizer: RegularizerLike = None,
                  bias_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.units = check_int(units, "units", min_value=1, max_value=2**31 - 1)
+        self.units = check_int(units, "units", min_value=1, max_value=INT32_MAX)
         self.activation = _activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._graph import is_symbolic, symbolic_call
 from .._validation import as_float_array, check_int, fail
-from .base import Layer, check_shape
+from .._shapes import check_sample_shape
+from .base import Layer
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate"]
 
@@ -38,7 +39,7 @@ class _Merge(Layer):
                 isinstance(s, (list, tuple)) for s in input_shapes):
             fail(ValueError, "input_shape", f"a list of input shapes for {type(self).__name__} "
                  "(it merges several tensors)", repr(input_shapes))
-        shapes = [check_shape(s) for s in input_shapes]
+        shapes = [check_sample_shape(s) for s in input_shapes]
         wanted = self._n_inputs
         if (wanted is not None and len(shapes) != wanted) or len(shapes) < 2:
             count = f"exactly {wanted}" if wanted is not None else "at least 2"

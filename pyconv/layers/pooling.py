@@ -14,11 +14,10 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import functional as _functional
-from .._shapes import conv_output_size
+from .._shapes import conv_output_size, keras_same_padding
 from .._typing import IntPair
 from .._validation import check_choice, check_pair, fail
 from .base import Layer
-from .convolutional import keras_same_padding
 
 __all__ = [
     "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
