@@ -21,11 +21,12 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp_helpers", "conv", "pool"]
+KERNELS = ["_openmp_helpers", "conv", "pool", "bench"]
 # Kernels built again with wider code generation (a thin `<name>_<variant>.pyx`
 # that includes `<name>.pyx`); pyconv/_dispatch.py picks the widest build the
 # CPU and OS run, at the first kernel call (runtime dispatch).
-SIMD_VARIANTS = {"conv": ["avx2", "avx512"], "pool": ["avx2", "avx512"]}
+SIMD_VARIANTS = {"conv": ["avx2", "avx512"], "pool": ["avx2", "avx512"],
+                 "bench": ["avx2", "avx512"]}
 SIMD_FLAGS = {
     "avx2": ["-mavx2", "-mfma"],
     # The compiler's own vectorisation stays 256 bits wide (as gcc's tuning

@@ -69,7 +69,7 @@ def main(argv=None):
             b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
             c = np.empty((m, n), np.float32)
             op_a, op_b = (a.T if ta else a), (b.T if tb else b)
-            calls = [lambda sgemm=_dispatch.kernels("conv", level).own_sgemm:
+            calls = [lambda sgemm=_dispatch.kernels("bench", level).own_sgemm:
                      sgemm(a, b, c, ta, tb) for level in levels]
             calls.append(lambda: np.matmul(op_a, op_b, out=c))
             times = [[] for _ in calls]

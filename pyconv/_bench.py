@@ -47,7 +47,7 @@ def peak_gflops(n_threads, level=None):
     if env and level is None:
         return float(env), "from the environment"
     level = _dispatch.usable_levels()[-1] if level is None else level
-    measured = _dispatch.kernels("conv", level).fma_peak_gflops(n_threads)
+    measured = _dispatch.kernels("bench", level).fma_peak_gflops(n_threads)
     if measured > 0:
         return measured, f"{level} FMA probe"
     return PEAK_GFLOPS.get(n_threads, PEAK_GFLOPS[1] * n_threads), "reference machine's"

@@ -17,7 +17,7 @@ __all__ = ["LEVELS", "kernels", "simd_level", "simd_reason", "usable_levels", "w
 
 #: The SIMD paths, narrowest first.
 LEVELS = ("baseline", "avx2", "avx512")
-FAMILIES = ("conv", "pool")
+FAMILIES = ("conv", "pool", "bench")
 
 # What each path needs from the CPU (cpuid) and the OS (XCR0 via XGETBV).
 _NEEDS = {
@@ -105,7 +105,7 @@ def simd_reason():
 
 
 def kernels(family, level=None):
-    """The kernel module for ``family`` ("conv", "pool") of ``level`` (by
+    """The kernel module for ``family`` ("conv", "pool", "bench") of ``level`` (by
     default the path this process runs, `simd_level`)."""
     level = simd_level() if level is None else level
     key = family, level

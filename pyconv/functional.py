@@ -239,7 +239,7 @@ def _tile_size(k, positions, batch, n_threads, itemsize, row=None):
 _FLIP_MAX_COST = 1.5
 # Winograd F(t x t, 3x3) weight transforms G, by output tile size t (Lavin &
 # Gray, 2016): F(2x2) interpolates at 0, 1, -1, inf; F(4x4) at 0, 1, -1, 2,
-# -2, inf. (B^T and A^T are written out in _conv_loops.h.)
+# -2, inf. (B^T and A^T are written out in _kernels/_winograd.h.)
 _WINO_G = {
     2: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]),
     4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -411,7 +411,7 @@ def _direct_forward_w8(kernels, x, weight, bias, out, top, left, dilation, has_b
     w8 = _prepared_weights("direct_w8", weight, None, lambda: _pack_direct_w8(weight))
     padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
     workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w + 16), x.dtype)
-    kernels.conv2d_direct_forward_w8(x, w8, bias, offs, out, workspace, padded_h, padded_w,
+    kernels.conv2d_direct_c8_forward(x, w8, bias, offs, out, workspace, padded_h, padded_w,
                                      top, left, has_bias, relu, n_threads)
     return out
 
@@ -445,7 +445,7 @@ def _direct_forward(kernels, x, weight, bias, out, top, left, dilation, has_bias
         weight.reshape(c_out // 16, 16, c_in * kh * kw).transpose(0, 2, 1)))
     padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw, *out.shape[2:], dilation)
     workspace = _workspace("col", (n_threads, c_in * padded_h * padded_w), x.dtype)
-    kernels.conv2d_direct_forward(x, wpk, bias, offs, out, workspace, padded_h, padded_w,
+    kernels.conv2d_direct_c16_forward(x, wpk, bias, offs, out, workspace, padded_h, padded_w,
                                   top, left, has_bias, n_threads)
     return out
 
@@ -682,7 +682,7 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                 padded_h, padded_w, offs = _direct_geometry(c_in, kh, kw,
                                                             *grad_output.shape[2:], dilation)
                 size = c_in * padded_h * padded_w + positions * c_out
-                kernels.conv2d_direct_backward_weight(
+                kernels.conv2d_direct_c16_backward_weight(
                     x, grad_output, offs, part_w, part_b,
                     _workspace("direct", (n_threads, size), dtype), padded_h, padded_w,
                     top, left, need_bias_grad, chunk, n_threads)
@@ -690,7 +690,7 @@ def _conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, 
                     and kw <= 5 and (dh, dw) == (1, 1)):
                 ho, wo = grad_output.shape[2:]
                 size = c_in * (ho + kh - 1) * (wo + kw - 1) + 16 + 8 * ho * (-(-wo // 8) * 8)
-                kernels.conv2d_direct_backward_weight_w8(
+                kernels.conv2d_direct_c8_backward_weight(
                     x, grad_output, part_w, part_b,
                     _workspace("direct", (n_threads, size), dtype), kh, kw, top, left,
                     need_bias_grad, chunk, n_threads)

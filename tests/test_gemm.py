@@ -18,11 +18,11 @@ SHAPES = [(1, 1, 1), (6, 16, 8), (7, 17, 9), (5, 15, 7), (13, 33, 130), (64, 100
 
 @pytest.fixture(params=["avx2", "avx512"])
 def kernels(request):
-    """The convolution kernels of one SIMD build, skipped where it cannot run."""
+    """The GEMM entry points of one SIMD build, skipped where it cannot run."""
     if request.param not in _dispatch.usable_levels():
         pytest.skip(f"the {request.param} build cannot run here: "
                     f"{_dispatch.why_unusable(request.param)}")
-    return _dispatch.kernels("conv", request.param)
+    return _dispatch.kernels("bench", request.param)
 
 
 @pytest.mark.parametrize("prepack_a", [False, True], ids=["packed-per-block", "prepacked"])

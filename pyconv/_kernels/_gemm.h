@@ -305,7 +305,7 @@ static ptrdiff_t pyconv_gemm_kblock(ptrdiff_t k);
 
 /* Pack all of op(A) once, for products that reuse it (a convolution's
  * weights, the same for every image): for each block of k, the MR-row
- * panels of all m rows -- the layout pyconv_sgemm_pa reads. */
+ * panels of all m rows -- the layout pyconv_sgemm_packed_a reads. */
 static void pyconv_pack_a_whole(int trans, const float *a, ptrdiff_t lda, ptrdiff_t m,
                                 ptrdiff_t k, float *dst)
 {
@@ -323,15 +323,16 @@ static ptrdiff_t pyconv_gemm_kblock(ptrdiff_t k)
     return (k + blocks - 1) / blocks;
 }
 
-/* The GEMM, with op(A) either packed here block by block (pa_whole NULL) or
- * already packed whole (pa_whole from pyconv_pack_a_whole; a, lda unused).
+/* The GEMM, with op(A) either packed here block by block (a_packed NULL) or
+ * already packed whole (a_packed from pyconv_pack_a_whole; a, lda unused).
  * Returns 0, or -1 if the pack buffer could not be allocated (nothing was
  * written then). The bias and the ReLU are applied after the last block of
  * k only. */
-static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                           float alpha, const float *a, ptrdiff_t lda, const float *pa_whole,
-                           const float *b, ptrdiff_t ldb, float beta,
-                           float *c, ptrdiff_t ldc, const float *bias, int relu)
+static int pyconv_sgemm_packed_a(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                                 ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                                 const float *a_packed, const float *b, ptrdiff_t ldb,
+                                 float beta, float *c, ptrdiff_t ldc, const float *bias,
+                                 int relu)
 {
     float *buf, *pa, *pb;
     const float *pa_use;
@@ -365,8 +366,8 @@ static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, p
             pyconv_pack_b(trans_b, b, ldb, pc, kc, jc, nc, pb);
             for (ic = 0; ic < m; ic += PYCONV_MC) {
                 mc = m - ic < PYCONV_MC ? m - ic : PYCONV_MC;
-                if (pa_whole) {
-                    pa_use = pa_whole + pc * mp + ic * kc;
+                if (a_packed) {
+                    pa_use = a_packed + pc * mp + ic * kc;
                 } else {
                     pyconv_pack_a(trans_a, a, lda, ic, mc, pc, kc, pa);
                     pa_use = pa;
@@ -394,8 +395,8 @@ static int pyconv_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrd
                         const float *b, ptrdiff_t ldb, float beta,
                         float *c, ptrdiff_t ldc, const float *bias, int relu)
 {
-    return pyconv_sgemm_pa(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c,
-                           ldc, bias, relu);
+    return pyconv_sgemm_packed_a(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, beta,
+                                 c, ldc, bias, relu);
 }
 
 #if !defined(__AVX512F__)
@@ -456,12 +457,13 @@ static void pyconv_pack_a_whole(int trans, const float *a, ptrdiff_t lda, ptrdif
 {
     (void)trans; (void)a; (void)lda; (void)m; (void)k; (void)dst;
 }
-static int pyconv_sgemm_pa(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                           float alpha, const float *a, ptrdiff_t lda, const float *pa_whole,
-                           const float *b, ptrdiff_t ldb, float beta,
-                           float *c, ptrdiff_t ldc, const float *bias, int relu)
+static int pyconv_sgemm_packed_a(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                                 ptrdiff_t k, float alpha, const float *a, ptrdiff_t lda,
+                                 const float *a_packed, const float *b, ptrdiff_t ldb,
+                                 float beta, float *c, ptrdiff_t ldc, const float *bias,
+                                 int relu)
 {
-    (void)pa_whole;
+    (void)a_packed;
     return pyconv_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
                         bias, relu);
 }
