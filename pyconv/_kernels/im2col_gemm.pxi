@@ -66,7 +66,7 @@ cdef inline void _col2im_rows(const floating* col, floating* gx,
                               Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                               Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
                               Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows) noexcept nogil:
-    """`_col2im_tile` for a tile of whole output rows (C code in _conv_loops.h)."""
+    """`_col2im_tile` for a tile of whole output rows (C code in _im2col.h)."""
     if floating is float:
         pyconv_col2im_rows_f(col, gx, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
     else:
@@ -79,7 +79,7 @@ cdef inline void _im2col_rows(const floating* x, floating* col,
                               Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
                               Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows) noexcept nogil:
     """`_im2col_tile` for a tile of whole output rows ``oh0 .. oh0+rows``
-    (C code in _conv_loops.h: the valid column range of each kernel tap is
+    (C code in _im2col.h: the valid column range of each kernel tap is
     computed once and the copies vectorise)."""
     if floating is float:
         pyconv_im2col_rows_f(x, col, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo, oh0, rows)
