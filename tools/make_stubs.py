@@ -1,9 +1,9 @@
 """Write the ``.pyi`` stubs of pyconv's Cython modules from their sources.
 
 For every ``def`` in ``pyconv/_kernels/<name>.pyx`` (and the ``.pxi`` files
-it includes) the stub declares the
-same parameters: typed memoryviews as numpy arrays, C integers as ``int``,
-C floating scalars as ``float``, ``bint`` as ``bool``. Return types are read
+it includes) the stub declares the same parameters: typed memoryviews as
+numpy arrays, C integers as ``int``, C floating scalars as ``float``,
+``bint`` as ``bool``. Return types are read
 from a ``# -> type`` comment on the ``def`` line when there is one, else
 from the small table below, else ``Any`` (a kernel's result is its output
 array, filled in place). The SIMD copies (``conv_avx2``, ...) include the
