@@ -36,6 +36,7 @@ import weakref
 
 import numpy as np
 
+from . import _conv_plan
 from . import activations as _activations
 from . import functional as _functional
 from ._threads import effective_n_threads
@@ -249,14 +250,14 @@ class Plan:
                 current = None
             self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch))
         # Winograd-transformed and packed kernels, made at the first run
-        # (see functional._prepared_weights), then reused.
+        # (see _conv_plan._prepared_weights), then reused.
         self.prepared_weights = {}
         self.nbytes = sum(buffer.nbytes for buffer in arenas + scratch_buffers)
         self.n_folded = sum(1 for s in stages if s.kernel is not None
                             and s.kernel is not getattr(s.layer, "kernel", None))
 
     def run(self, x):
-        prepared = _functional._prepared
+        prepared = _conv_plan._prepared
         prepared.table = self.prepared_weights
         try:
             for step in self.steps:

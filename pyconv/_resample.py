@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from . import _dispatch
-from . import functional as _functional
+from . import _conv_plan
 from ._shapes import conv_output_size, conv_transpose_output_size
 from ._threads import blas_single_threaded, effective_n_threads
 
@@ -65,15 +65,15 @@ def _conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, 
         # weights (every fast path of conv2d applies)
         pads = ((flip_top, flip_top + output_padding[0]),
                 (flip_left, flip_left + output_padding[1]))
-        return _functional._conv2d_forward(x, _functional._flipped_weight(weight, groups), bias,
+        return _conv_plan.conv2d_forward(x, _conv_plan._flipped_weight(weight, groups), bias,
                                            (1, 1), pads, dilation, groups, "zeros", out=out)
     kernels = _dispatch.kernels("conv")
     k = c_out_g * kh * kw
     n_threads = effective_n_threads(2 * x.size * k)
-    tile = _functional._tile_size(k, x.shape[2] * x.shape[3], 1, 1, x.itemsize,
+    tile = _conv_plan._tile_size(k, x.shape[2] * x.shape[3], 1, 1, x.itemsize,
                                   row=x.shape[3])
-    workspace = _functional._workspace("col", (n_threads, k * tile), x.dtype)
-    scratch = _functional._packed_weight_scratch(kernels, k, weight.shape[0] // groups, groups,
+    workspace = _conv_plan._workspace("col", (n_threads, k * tile), x.dtype)
+    scratch = _conv_plan._packed_weight_scratch(kernels, k, weight.shape[0] // groups, groups,
                                                  x.dtype)
     with blas_single_threaded():
         kernels.conv2d_backward_input(x, weight, out, workspace, scratch, stride[0], stride[1],
@@ -89,12 +89,12 @@ def _conv_transpose2d_backward(grad_output, x, weight, stride, padding, groups, 
     pads = ((padding[0], padding[0]), (padding[1], padding[1]))
     grad_x = None
     if need_input_grad:
-        grad_x = _functional._conv2d_forward(grad_output, weight, None, stride, pads, dilation,
+        grad_x = _conv_plan.conv2d_forward(grad_output, weight, None, stride, pads, dilation,
                                              groups, "zeros")
         if grad_x.shape != x.shape:
             grad_x = np.ascontiguousarray(grad_x[:, :, :x.shape[2], :x.shape[3]])
     wide = _covering_rows(x, grad_output.shape[2:], weight.shape[2:], stride, padding, dilation)
-    _, grad_weight, _ = _functional._conv2d_backward(wide, grad_output, weight, stride, pads,
+    _, grad_weight, _ = _conv_plan.conv2d_backward(wide, grad_output, weight, stride, pads,
                                                      dilation, groups, "zeros",
                                                      need_input_grad=False,
                                                      need_bias_grad=False)

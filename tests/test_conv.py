@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import _conv_plan, _dispatch
 from pyconv import _reference as ref
 from pyconv import functional as F
 from pyconv._shapes import conv_output_size, same_padding
 
-from conftest import assert_close
+from _support import assert_close
 from _torch_parity import assert_matches_torch, torch_conv2d
 
 PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -591,6 +592,36 @@ FAST_PATHS = [
 WINOGRAD_CASES = [c for c in FAST_PATHS if c[0].startswith("winograd")]
 
 
+def _plan(case, direction):
+    """`_conv_plan.select`'s plan for a FAST_PATHS case (float32, 1 thread)."""
+    _, (n, c_in, h, w), w_shape, options = case
+    stride, dilation = _pair(options.get("stride", 1)), _pair(options.get("dilation", 1))
+    pads = _pads(options.get("padding", 0), w_shape[2:], dilation)
+    if options.get("padding_mode", "zeros") != "zeros":   # padded before the choice
+        (top, bottom), (left, right) = pads
+        h, w, pads = h + top + bottom, w + left + right, ((0, 0), (0, 0))
+    conv = _conv_plan._geometry((n, c_in, h, w), np.empty(w_shape, np.float32), stride, pads,
+                                dilation, options.get("groups", 1), np.float32)
+    return _conv_plan.select(direction, conv, 1)
+
+
+@pytest.mark.parametrize("case", FAST_PATHS, ids=[c[0] for c in FAST_PATHS])
+def test_fast_path_cases_select_their_algorithm(case):
+    """Each case reaches the algorithm its name says: forward, except the
+    gemm-* cases' weight gradient (gemm-dilated-3 runs forward on direct_c8);
+    the direct kernels exist in the AVX2+FMA build only."""
+    name, options = case[0], case[3]
+    want = {"winograd": "winograd", "dilated": "phase", "direct": "direct_c16",
+            "strided": "im2col_gemm", "gemm": "im2col_gemm", "depthwise": "depthwise"}[
+        name.split("-")[0].rstrip("4")]
+    if options.get("dilation", 1) != 1 and want == "winograd":
+        want = "phase"
+    if want == "direct_c16" and not _dispatch.kernels("conv").has_direct_kernel():
+        want = "im2col_gemm"
+    direction = _conv_plan.WEIGHT_GRAD if name.startswith("gemm") else _conv_plan.FORWARD
+    assert _plan(case, direction).algorithm == want
+
+
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=[c[0] for c in WINOGRAD_CASES])
 def test_winograd_cases_reach_their_tile_size(case):
     """The winograd4-* cases run F(4x4) in all three passes, the others F(2x2)
@@ -601,8 +632,8 @@ def test_winograd_cases_reach_their_tile_size(case):
     (top, bottom), (left, right) = _pads(options["padding"], (3, 3), (d, d))
     ho, wo = (h + top + bottom) // d - 2, (w + left + right) // d - 2
     want = 4 if name.startswith("winograd4") else 2
-    assert F._winograd_tile(c_in, c_out, ho, wo) == want
-    assert F._winograd_tile(c_out, c_in, h // d, w // d) == want
+    assert _conv_plan._winograd_tile(c_in, c_out, ho, wo) == want
+    assert _conv_plan._winograd_tile(c_out, c_in, h // d, w // d) == want
 
 
 @pytest.mark.parametrize("case", FAST_PATHS, ids=[c[0] for c in FAST_PATHS])

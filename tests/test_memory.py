@@ -166,7 +166,7 @@ def test_model_is_freed_by_refcount_when_deleted(data):
 def test_scratch_buffers_are_reused_not_accumulated(rng):
     """The functional module caches one scratch buffer per (key, dtype) and
     thread: calls of varying sizes reuse it instead of accumulating more."""
-    from pyconv.functional import _scratch
+    from pyconv._conv_plan import _scratch
 
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     images = [rng.standard_normal((2, 3, s, s)).astype(np.float32) for s in (8, 16, 32)]

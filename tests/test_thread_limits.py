@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import pyconv
-from pyconv import _threads
+from pyconv import _conv_plan, _threads
 from pyconv import functional as F
 from pyconv.callbacks import LambdaCallback
 from pyconv.layers import Dense, Input
@@ -157,7 +157,7 @@ def test_real_blas_count_is_restored_after_overlapping_fits(real_blas_at_two_thr
 
 # ------------------------------------------------------------ scratch memory
 def _cached_bytes():
-    return sum(buf.nbytes for buf in getattr(F._scratch, "buffers", {}).values())
+    return sum(buf.nbytes for buf in getattr(_conv_plan._scratch, "buffers", {}).values())
 
 
 def test_scratch_cache_does_not_keep_a_size_spike():
@@ -167,7 +167,7 @@ def test_scratch_cache_does_not_keep_a_size_spike():
     small = _cached_bytes()
     y = F.conv2d(x, w, padding=600, dilation=400)     # a ~94 MB padded workspace
     assert y.shape == (1, 4, 440, 440)
-    assert _cached_bytes() <= max(small, F._SCRATCH_KEEP_BYTES)
+    assert _cached_bytes() <= max(small, _conv_plan._SCRATCH_KEEP_BYTES)
     np.testing.assert_array_equal(F.conv2d(x, w, padding=600, dilation=400), y)
 
 
