@@ -390,7 +390,11 @@ class ProgbarLogger(Callback):
 
 
 def _resolve_mode(mode, monitor, model, owner):
-    """Return ``np.less`` or ``np.greater`` for ``mode`` and ``monitor``."""
+    """Return ``np.less`` or ``np.greater`` for ``mode`` and ``monitor``: the
+    one rule of every callback that watches a metric (EarlyStopping,
+    ModelCheckpoint, ReduceLROnPlateau). ``"auto"`` asks the model's metric
+    of that name for its direction, then guesses from the name (accuracy,
+    AUC and F-measure go up; everything else, losses first, goes down)."""
     if mode not in ("auto", "min", "max"):
         warnings.warn(f"{owner} mode {mode!r} is unknown, fallback to auto mode.",
                       stacklevel=3)
@@ -636,21 +640,23 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self):
-        if self.mode not in ("auto", "min", "max"):
-            warnings.warn(f"Learning rate reduction mode {self.mode!r} is unknown, "
-                          "fallback to auto mode.", stacklevel=3)
-            self.mode = "auto"
-        if self.mode == "min" or (self.mode == "auto" and "acc" not in self.monitor):
+        self.monitor_op = None   # resolved with the model (see _resolve_mode)
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _set_monitor_op(self):
+        better = _resolve_mode(self.mode, self.monitor, self.model, "ReduceLROnPlateau")
+        if better is np.less:
             self.monitor_op = lambda a, b: a < b - self.min_delta
             self.best = math.inf
         else:
             self.monitor_op = lambda a, b: a > b + self.min_delta
             self.best = -math.inf
-        self.cooldown_counter = 0
-        self.wait = 0
 
     def on_train_begin(self, logs=None):
         self._reset()
+        self._set_monitor_op()
 
     def in_cooldown(self):
         return self.cooldown_counter > 0
@@ -662,6 +668,8 @@ class ReduceLROnPlateau(Callback):
         current = _monitor_value(logs, self.monitor, "Learning rate reduction")
         if current is None:
             return
+        if self.monitor_op is None:
+            self._set_monitor_op()
         if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0

@@ -230,7 +230,7 @@ def _drop_zero_weights(X, y, w):
 
 
 def _is_softmax_layer(layer):
-    if type(layer).__name__ == "Softmax":
+    if isinstance(layer, _layers.Softmax):
         return True
     activation = getattr(layer, "activation", None)
     name = activation if isinstance(activation, str) else getattr(activation, "name", None)

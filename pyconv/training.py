@@ -43,7 +43,10 @@ from ._threads import blas_single_threaded
 from ._validation import (as_float_array, check_int, check_positive_float, check_weight,
                           fail, warn_if_channels_last, warn_if_not_finite)
 from ._typing import ArrayLike
+from .activations import _ReLU
 from .callbacks import Callback, CallbackList, History
+from .layers.core import Activation, Softmax, _FusedActivation
+from .layers.pooling import MaxPool2D
 
 #: What ``evaluate`` and the ``*_on_batch`` methods return: the loss alone,
 #: ``[loss, *metrics]``, or a ``{name: value}`` dict with ``return_dict=True``.
@@ -127,30 +130,15 @@ def _fusion_kind(layer, wanted, output_shape):
     """
     if not wanted or len(output_shape) != 1:
         return None
-    kind = type(layer).__name__
-    if kind == "Softmax":
+    if isinstance(layer, Softmax):
         return "skip" if wanted == "softmax" and getattr(layer, "axis", -1) in (-1, 1) else None
-    name = _activation_name(layer)
-    if name != wanted:
+    if _activation_name(layer) != wanted:
         return None
-    if kind == "Activation":
+    if isinstance(layer, Activation):
         return "skip"
-    if callable(getattr(type(layer), "_activation_grad", None)):
+    if isinstance(layer, _FusedActivation):
         return "inside"
     return None
-
-
-def _identity(grad):
-    return grad
-
-
-def _backward_from_logits(layer, grad, need_input_grad):
-    """``layer.backward`` with the gradient taken wrt its pre-activation output."""
-    layer.__dict__["_activation_grad"] = _identity   # shadows the class method
-    try:
-        return layer.backward(grad, need_input_grad=need_input_grad)
-    finally:
-        del layer.__dict__["_activation_grad"]
 
 
 def _relu_then_max_pool(layers):
@@ -161,14 +149,11 @@ def _relu_then_max_pool(layers):
     the pooled output, so the pooling layer applies it to its (4x smaller)
     gradient and the ReLU layer skips its own: the same values, less work.
     """
-    from .activations import _ReLU
-    from .layers.pooling import MaxPool2D
-
     found = set()
     for position in range(1, len(layers)):
         layer, before = layers[position], layers[position - 1]
-        if (type(layer) is MaxPool2D and type(getattr(before, "activation", None)) is _ReLU
-                and callable(getattr(type(before), "_activation_grad", None))):
+        if (isinstance(layer, MaxPool2D) and isinstance(before, _FusedActivation)
+                and isinstance(before.activation, _ReLU)):
             found.add(position)
     return found
 
@@ -394,11 +379,11 @@ class Trainer:
         for position in range(last, -1, -1):
             layer = backprop[position]
             need_input_grad = position > 0
-            if position == last and fused == "inside":
-                grad = _backward_from_logits(layer, grad, need_input_grad)
-            elif position + 1 in relu_pools:
-                # the max pooling after this layer already applied its ReLU's mask
-                grad = _backward_from_logits(layer, grad, need_input_grad)
+            if (position == last and fused == "inside") or position + 1 in relu_pools:
+                # the loss (fused), or the max pooling after this layer,
+                # already applied the activation's gradient
+                grad = layer.backward(grad, need_input_grad=need_input_grad,
+                                      pre_activation=True)
             elif position in relu_pools:
                 grad = layer._backward_through_relu(grad)
             else:

@@ -165,8 +165,9 @@ class Conv2D(_FusedActivation, Layer):
             return z
         return self._activate(z)
 
-    def backward(self, grad, need_input_grad=True):
-        grad = np.ascontiguousarray(self._activation_grad(grad), dtype=self.dtype)
+    def backward(self, grad, need_input_grad=True, pre_activation=False):
+        grad = np.ascontiguousarray(self._activation_grad(grad, pre_activation),
+                                    dtype=self.dtype)
         x = self._cache["x"]
         pads = self._pads if self._pads is not None else self.explicit_padding(x.shape[1:])
         grad_x_out = self._buffer("grad_input", x.shape) if need_input_grad else None

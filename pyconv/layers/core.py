@@ -24,7 +24,15 @@ def _prod(shape):
 
 
 class _FusedActivation:
-    """Activation applied inside a layer's forward/backward (Conv2D, Dense)."""
+    """Activation applied inside a layer's forward/backward (Conv2D, Dense).
+
+    Such a layer's ``backward(grad, need_input_grad=True,
+    pre_activation=False)`` takes ``grad`` with respect to its activated
+    output, or, with ``pre_activation=True``, with respect to the output
+    before the activation: the training loop passes that when it has
+    already applied the activation's gradient (fused into the loss, or a
+    ReLU mask applied by the max pooling that follows).
+    """
 
     def _activate(self, z):
         act = self.activation
@@ -42,9 +50,9 @@ class _FusedActivation:
         cache["y"] = y
         return y
 
-    def _activation_grad(self, grad):
+    def _activation_grad(self, grad, pre_activation=False):
         act = self.activation
-        if isinstance(act, _activations._Linear):
+        if pre_activation or isinstance(act, _activations._Linear):
             return grad
         y = self._cache["y"]
         if (type(act) is _activations._ReLU and isinstance(grad, np.ndarray)
@@ -185,8 +193,8 @@ class Dense(_FusedActivation, Layer):
         self._cache["x"] = x
         return self._activate(z)
 
-    def backward(self, grad, need_input_grad=True):
-        grad = self._activation_grad(np.asarray(grad, dtype=self.dtype))
+    def backward(self, grad, need_input_grad=True, pre_activation=False):
+        grad = self._activation_grad(np.asarray(grad, dtype=self.dtype), pre_activation)
         x = self._cache["x"]
         grads = {"kernel": x.T @ grad}
         if self.use_bias:
