@@ -32,11 +32,13 @@ import numpy as np
 
 from . import losses as losses_module
 from . import metrics as metrics_module
+from . import layers as _layers
 from . import saving
 from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
 from ._typing import ArrayLike
 from ._validation import as_float_array, check_int, fail
-from .training import Trainer, _backward_from_logits, _fusion_kind, loss_gradient, loss_value
+from .layers.core import Input
+from .training import Trainer, _fusion_kind, loss_gradient, loss_value
 from .utils import _model_generator
 
 __all__ = ["Model"]
@@ -438,7 +440,7 @@ class Model(Trainer):
             if cache is not None:
                 layer._cache = cache
             if id(node) in inside:
-                grad_in = _backward_from_logits(layer, grad, need)
+                grad_in = layer.backward(grad, need_input_grad=need, pre_activation=True)
             else:
                 grad_in = layer.backward(grad, need_input_grad=need)
             if cache is not None:
@@ -736,7 +738,7 @@ class Model(Trainer):
             if not isinstance(entry, dict) or "class_name" not in entry:
                 fail(ValueError, "config", "layer entries {'class_name': ..., 'config': ...}",
                      repr(entry))
-            layer_cls = saving.layer_class(entry["class_name"], custom_objects)
+            layer_cls = _layers.get(entry["class_name"], custom_objects)
             try:
                 layer = layer_cls.from_config(dict(entry.get("config") or {}))
             except (TypeError, ValueError) as exc:
@@ -745,7 +747,7 @@ class Model(Trainer):
             layers[layer.name] = layer
         tensors = {}
         for name, layer in layers.items():
-            tensor = as_tensor(layer) if type(layer).__name__ in ("Input", "InputLayer") else None
+            tensor = as_tensor(layer) if isinstance(layer, Input) else None
             if tensor is not None:
                 tensors[(name, 0)] = tensor
 

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 import numpy as np
 
+from . import layers as _layers
 from . import saving
 from ._functional_model import Model, _readable_bytes
 from ._shapes import check_sample_shape
 from ._validation import check_int, fail
+from .layers.core import Input
 from .training import Trainer
 from .utils import _model_generator
 
@@ -48,7 +50,7 @@ def _unique_name(prefix):
 
 
 def _is_input_layer(obj):
-    return type(obj).__name__ in ("Input", "InputLayer")
+    return isinstance(obj, Input)
 
 
 def _input_layer_shape(obj):
@@ -275,7 +277,7 @@ class Sequential(Model):
             if not isinstance(entry, dict) or "class_name" not in entry:
                 fail(ValueError, "config", "layer entries {'class_name': ..., 'config': ...}",
                      repr(entry))
-            layer_cls = saving.layer_class(entry["class_name"], custom_objects)
+            layer_cls = _layers.get(entry["class_name"], custom_objects)
             layer_config = dict(entry.get("config") or {})
             try:
                 layer = layer_cls.from_config(layer_config)
@@ -318,27 +320,43 @@ class Sequential(Model):
 
 def load_model(filepath: PathLike, custom_objects: Optional[Mapping[str, Any]] = None,
                compile: bool = True, max_params: int = saving.MAX_PARAMS) -> Sequential:
-    """Load a model saved by :meth:`Sequential.save`.
+    """Load a model saved by :meth:`Sequential.save` (``pyconv.load_model``).
+
+    The file is read as hostile (see `pyconv.saving`): every piece is checked
+    before it is used, and nothing in it can run code.
 
     Parameters
     ----------
     filepath : str, bytes or path-like
+        A file written by ``model.save`` (or `pyconv.saving.save_model`).
     custom_objects : dict, optional
-        ``{class name: class}`` for layers defined outside pyconv.
+        ``{class name: Layer subclass}`` for layers defined outside pyconv.
     compile : bool, default True
-        Re-compile with the saved settings (and optimizer state).
+        Re-compile with the saved optimizer, loss and metrics, and restore
+        the optimizer state; with False the model only predicts.
     max_params : int, default 2**28 (``pyconv.saving.MAX_PARAMS``)
         The largest parameter count a loaded model may have, checked from
-        the file's config before any weight is allocated; raise it to load a
-        bigger model you trust.
+        the file's config before any weight is allocated, so a small hostile
+        file cannot ask for gigabytes; raise it to load a bigger model you
+        trust.
+
+    Returns
+    -------
+    Sequential
+        A built model with the saved weights.
 
     Raises
     ------
     ValueError
-        For a truncated, corrupt or hand-edited file, an unknown layer class,
-        repeated layer names, weights of the wrong shape or dtype, or more
-        than ``max_params`` parameters. Files written by another pyconv
-        version load with a warning.
+        For a truncated, corrupt or hand-edited file, a weights-only file,
+        an unknown layer class, repeated layer names, weights of the wrong
+        shape or dtype, or more than ``max_params`` parameters. Files
+        written by another pyconv version load with a warning.
+    TypeError
+        For a ``filepath`` that is not a path, or ``custom_objects`` that is
+        not a dict.
+    FileNotFoundError
+        For a file that does not exist.
 
     Examples
     --------
@@ -373,5 +391,13 @@ def load_model(filepath: PathLike, custom_objects: Optional[Mapping[str, Any]] =
     >>> a.history["loss"] == b.history["loss"]
     True
     """
-    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile,
-                             max_params=max_params)
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        fail(TypeError, "custom_objects", "a dict mapping class names to layer classes",
+             repr(custom_objects))
+    max_params = check_int(max_params, "max_params", min_value=0)
+
+    def build(config):
+        kind = Model if config.get("class_name") == "Model" else Sequential
+        return kind.from_config(config, custom_objects=custom_objects, max_params=max_params)
+
+    return saving.read_model(filepath, build, compile=compile)

@@ -1,5 +1,9 @@
 """Save and load models: one zip file, JSON config plus ``.npy`` weights.
 
+This module knows the archive, not the model classes: `read_model` takes
+the function that builds a model from its config (`pyconv.load_model`
+passes ``Sequential.from_config``), so nothing here imports `pyconv.models`.
+
 Layout of the archive (``zipfile``, entries stored uncompressed)::
 
     config.json          format, pyconv version, model config, compile config,
@@ -44,16 +48,15 @@ import zlib
 
 import numpy as np
 
-from ._validation import check_int, fail
+from ._validation import fail
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "layer_class",
-           "MAX_PARAMS"]
+__all__ = ["save_model", "read_model", "save_weights", "load_weights", "MAX_PARAMS"]
 
 FORMAT = "pyconv-model"
 FORMAT_VERSION = 1
 _CONFIG_ENTRY = "config.json"
 
-# The largest model `load_model` builds unless told otherwise (its
+# The largest model ``pyconv.load_model`` builds unless told otherwise (its
 # ``max_params`` keyword): 2**28 parameters, 1 GiB of float32 weights.
 MAX_PARAMS = 2**28
 # Bounds on what a file may declare before it is read.
@@ -71,7 +74,7 @@ _READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, R
 
 def _pyconv_version():
     try:
-        from . import __version__
+        from ._version import __version__
 
         return str(__version__)
     except ImportError:
@@ -81,86 +84,6 @@ def _pyconv_version():
             return version("pyconv")
         except (ImportError, PackageNotFoundError):
             return "unknown"
-
-
-_LAYER_MODULES = ("core", "convolutional", "pooling", "normalization")
-
-
-def _pyconv_layer_classes():
-    """Public layer classes of ``pyconv.layers`` (and its submodules)."""
-    import importlib
-
-    from . import layers as layers_module
-    from .layers.base import Layer
-
-    found = {}
-    modules = [layers_module]
-    for name in _LAYER_MODULES:
-        try:
-            modules.append(importlib.import_module(f"{layers_module.__name__}.{name}"))
-        except ImportError:
-            continue
-    for module in modules:
-        for name, obj in vars(module).items():
-            if (isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer
-                    and not name.startswith("_")):
-                found.setdefault(name, obj)
-    return found
-
-
-def layer_class(class_name, custom_objects=None):
-    """The layer class called ``class_name``: from ``custom_objects`` or ``pyconv.layers``.
-
-    This is how loading turns the class names of a saved config back into
-    classes; only pyconv's layers and those given in ``custom_objects`` are
-    accepted.
-
-    Parameters
-    ----------
-    class_name : str
-        A layer class name such as ``"Conv2D"``.
-    custom_objects : dict, optional
-        ``{class name: Layer subclass}`` for layers defined outside pyconv;
-        they take precedence over pyconv's own.
-
-    Returns
-    -------
-    type
-        A subclass of `pyconv.layers.Layer`.
-
-    Raises
-    ------
-    ValueError
-        For a name that is not a known layer class.
-
-    Examples
-    --------
-    >>> from pyconv.saving import layer_class
-    >>> layer_class("MaxPool2D")
-    <class 'pyconv.layers.pooling.MaxPool2D'>
-    >>> from pyconv.layers import Layer
-    >>> class Identity(Layer):
-    ...     def forward(self, x, training=False):
-    ...         return x
-    >>> layer_class("Identity", custom_objects={"Identity": Identity}) is Identity
-    True
-    >>> layer_class("Identity")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: ...Identity...
-    """
-    from .layers.base import Layer
-
-    if custom_objects and class_name in custom_objects:
-        cls = custom_objects[class_name]
-    else:
-        cls = _pyconv_layer_classes().get(str(class_name))
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        known = sorted(_pyconv_layer_classes())
-        raise ValueError(f"Unknown layer class {class_name!r}; known pyconv layers: "
-                         f"{', '.join(known)}. Pass custom_objects={{{class_name!r}: cls}} "
-                         "for a layer of your own.")
-    return cls
 
 
 def _json_default(obj):
@@ -361,7 +284,8 @@ def save_model(model, filepath, include_optimizer=True):
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
     ...               metrics=["accuracy"])
     >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
-    >>> from pyconv.saving import save_model, load_model
+    >>> from pyconv import load_model
+    >>> from pyconv.saving import save_model
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     path = os.path.join(tmp, "model.pyconv")
     ...     save_model(model, path)
@@ -613,88 +537,22 @@ def _load_weights_into(archive, model):
         start += count
 
 
-def load_model(filepath, custom_objects=None, compile=True, max_params=MAX_PARAMS):
-    """Load a model saved by :func:`save_model` (see the module docstring).
+def read_model(filepath, build, compile=True):
+    """The model in a file written by `save_model` (``pyconv.load_model``'s work).
 
-    ``pyconv.load_model`` is the same function.
-
-    Parameters
-    ----------
-    filepath : str, bytes or path-like
-        A file written by `save_model` (or ``model.save``).
-    custom_objects : dict, optional
-        ``{class name: Layer subclass}`` for layers defined outside pyconv.
-    compile : bool, default=True
-        Re-compile with the saved optimizer, loss and metrics, and restore
-        the optimizer state; with False the model only predicts.
-    max_params : int, default=MAX_PARAMS (2**28)
-        The most parameters a loaded model may have. The count comes from
-        the file's config and is checked before any weight is allocated, so
-        a small hostile file cannot ask for gigabytes; raise it to load a
-        larger model you trust.
-
-    Returns
-    -------
-    Sequential
-        A built model with the saved weights.
-
-    Raises
-    ------
-    ValueError
-        For a truncated, corrupt or hand-edited file, a weights-only file,
-        an unknown layer class, repeated layer names, weights of the wrong
-        shape or dtype, or a model of more than ``max_params`` parameters.
-    TypeError
-        For a ``filepath`` that is not a path.
-    FileNotFoundError
-        For a file that does not exist.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> from pyconv import Sequential
-    >>> from pyconv.layers import Conv2D, Flatten, Dense
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(8, 1, 4, 4)).astype("float32")
-    >>> y = rng.integers(0, 2, size=8)
-    >>> model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(1, 4, 4)),
-    ...                     Flatten(), Dense(2, activation="softmax")], seed=0)
-    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-    ...               metrics=["accuracy"])
-    >>> _ = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
-    >>> from pyconv.saving import save_model, load_model
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = os.path.join(tmp, "model.pyconv")
-    ...     save_model(model, path)
-    ...     restored = load_model(path, compile=False)
-    ...     with open(path, "r+b") as f:  # damage the file
-    ...         _ = f.seek(40); _ = f.write(b"garbage")
-    ...     load_model(path)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: ...model.pyconv...
-    >>> [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
-    True
-    >>> bool(np.array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0)))
-    True
-    >>> restored.optimizer is None
-    True
+    ``build(model_config)`` makes the model from the saved config -- the
+    caller knows the model classes, this module only archives -- and may
+    raise `ValueError`; then every weight is checked against the built model
+    and loaded, and with ``compile`` the optimizer, loss, metrics and
+    optimizer state are restored. Any problem with the file is a
+    `ValueError` naming it.
     """
-    from .models import Model, Sequential
-
-    if custom_objects is not None and not isinstance(custom_objects, dict):
-        fail(TypeError, "custom_objects", "a dict mapping class names to layer classes",
-             repr(custom_objects))
-    max_params = check_int(max_params, "max_params", min_value=0)
     with _Archive(filepath) as archive:
         if archive.config.get("kind") != "model":
             archive._fail("it holds weights only (use model.load_weights)")
         model_config = archive.section("model", dict)
         try:
-            kind = Model if model_config.get("class_name") == "Model" else Sequential
-            model = kind.from_config(model_config, custom_objects=custom_objects,
-                                     max_params=max_params)
+            model = build(model_config)
         except ValueError as exc:
             archive._fail(str(exc).rstrip("."))
         except (TypeError, KeyError, AttributeError, OverflowError) as exc:

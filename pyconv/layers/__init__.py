@@ -41,25 +41,53 @@ __all__ = [
     "get",
 ]
 
-_BY_NAME = {name: globals()[name] for name in __all__ if name not in ("get", "WeightSpec")}
+# The one registry of layer classes, by class name (Keras aliases included):
+# how a saved model's config becomes layers again.
+_BY_NAME = {name: obj for name, obj in globals().items()
+            if name in __all__ and isinstance(obj, type) and issubclass(obj, Layer)
+            and obj is not Layer}
 
 
-def get(class_name):
-    """The layer class called ``class_name`` (for loading saved models).
+def get(class_name, custom_objects=None):
+    """The layer class called ``class_name``: from ``custom_objects`` or pyconv's.
+
+    This is how loading turns the class names of a saved config back into
+    classes; only pyconv's layers and those given in ``custom_objects`` are
+    accepted.
 
     Parameters
     ----------
     class_name : str
         A layer class name or Keras alias, e.g. ``"Conv2D"`` or ``"MaxPooling2D"``.
+    custom_objects : dict, optional
+        ``{class name: Layer subclass}`` for layers defined outside pyconv;
+        they take precedence over pyconv's own.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a known layer class.
 
     Examples
     --------
     >>> get("Conv2D").__name__
     'Conv2D'
+    >>> class Identity(Layer):
+    ...     def forward(self, x, training=False):
+    ...         return x
+    >>> get("Identity", custom_objects={"Identity": Identity}) is Identity
+    True
+    >>> get("Identity")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown layer class 'Identity'...
     """
-    from .._validation import fail
-
-    if class_name not in _BY_NAME:
-        fail(ValueError, "class_name", "a pyconv layer class name such as 'Conv2D'",
-             repr(class_name))
-    return _BY_NAME[class_name]
+    if custom_objects and class_name in custom_objects:
+        cls = custom_objects[class_name]
+    else:
+        cls = _BY_NAME.get(class_name) if isinstance(class_name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ValueError(f"Unknown layer class {class_name!r}; known pyconv layers: "
+                         f"{', '.join(sorted(_BY_NAME))}. Pass custom_objects="
+                         f"{{{class_name!r}: cls}} for a layer of your own.")
+    return cls

@@ -148,9 +148,10 @@ class SeparableConv2D(_FusedActivation, Layer):
         self._cache.update(x=x, middle=middle, pads=pads)
         return self._activate(z)
 
-    def backward(self, grad, need_input_grad=True):
+    def backward(self, grad, need_input_grad=True, pre_activation=False):
         depthwise = self._depthwise
-        grad = np.ascontiguousarray(self._activation_grad(grad), dtype=self.dtype)
+        grad = np.ascontiguousarray(self._activation_grad(grad, pre_activation),
+                                    dtype=self.dtype)
         x, middle, pads = self._cache["x"], self._cache["middle"], self._cache["pads"]
         grad_middle, grad_pointwise, grad_bias = _functional._conv2d_backward(
             grad, middle, self.weights[1], (1, 1), ((0, 0), (0, 0)), (1, 1), 1, "zeros",
@@ -297,8 +298,8 @@ class Conv2DTranspose(_FusedActivation, Layer):
         self._cache["full_shape"] = full.shape
         return self._activate(z)
 
-    def backward(self, grad, need_input_grad=True):
-        grad = self._activation_grad(grad)
+    def backward(self, grad, need_input_grad=True, pre_activation=False):
+        grad = self._activation_grad(grad, pre_activation)
         full_shape = self._cache["full_shape"]
         (rows, to_rows), (cols, to_cols) = self._windows(full_shape[2:])
         grad_full = np.zeros(full_shape, dtype=self.dtype)
