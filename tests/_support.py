@@ -19,9 +19,12 @@ import sys
 import tempfile
 import textwrap
 
+import numpy as np
+
 import pyconv
 
-__all__ = ["PACKAGE_PARENT", "child_env", "run_python", "start_python"]
+__all__ = ["PACKAGE_PARENT", "child_env", "run_python", "start_python", "TOLERANCES",
+           "assert_close", "max_relative_error"]
 
 # The directory holding the ``pyconv`` package this test run imported.
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
@@ -73,3 +76,45 @@ def start_python(code, *args, env=None, cwd, unbuffered=True, **kwargs):
     return subprocess.Popen(_command(code, args, unbuffered), env=child_env(**(env or {})),
                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# Comparing results
+# --------------------------------------------------------------------------
+# Tolerances for comparing a kernel with a reference computed in float64:
+# (rtol, atol relative to the largest magnitude of the expected array).
+TOLERANCES = {
+    np.dtype(np.float64): (1e-10, 1e-12),
+    np.dtype(np.float32): (1e-4, 1e-5),
+}
+
+
+def assert_close(actual, expected, dtype=None, err_msg=""):
+    """Assert ``actual`` matches ``expected`` to the tolerance of ``dtype``.
+
+    ``dtype`` defaults to ``actual.dtype`` (which must also be its dtype):
+    float64 is held to rtol 1e-10, float32 to rtol 1e-4; the absolute
+    tolerance is scaled by the largest magnitude of ``expected`` so that
+    entries near zero after cancellation do not fail spuriously.
+    """
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    dtype = np.dtype(actual.dtype if dtype is None else dtype)
+    assert actual.dtype == dtype, f"dtype {actual.dtype}, expected {dtype}. {err_msg}"
+    assert actual.shape == expected.shape, (
+        f"shape {actual.shape}, expected {expected.shape}. {err_msg}")
+    rtol, atol = TOLERANCES[dtype]
+    finite = np.isfinite(expected)
+    scale = max(1.0, float(np.abs(expected[finite]).max())) if finite.any() else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale,
+                               equal_nan=True, err_msg=err_msg)
+
+
+def max_relative_error(actual, expected):
+    """Largest ``|actual - expected|`` relative to ``max(1, max|expected|)``."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if expected.size == 0:
+        return 0.0
+    scale = max(1.0, float(np.abs(expected).max()))
+    return float(np.abs(actual - expected).max() / scale)

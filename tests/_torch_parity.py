@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import TOLERANCES, max_relative_error
+from _support import TOLERANCES, max_relative_error
 
 # (name, dtype) -> largest relative error seen; conftest prints the worst ones
 # at the end of the session.

@@ -11,9 +11,10 @@ huge arrays) run in a child process: a segfault or an abort is then a failed
 row, not a dead suite. The child prints ``RAISED <type> <message>`` and must
 exit with code 0.
 
-This table complements tests/test_functional_errors.py (basic checks of the
-six functional calls) and the per-module tables in test_layers.py,
-test_training.py and test_transformers.py; no row here repeats one there.
+The six functional calls have a section of their own (FUNCTIONAL_CASES), whose
+messages must have the full shape. This table complements the per-module
+tables in test_layers.py, test_training.py and test_transformers.py; no row
+here repeats one there.
 """
 import importlib.util
 import io
@@ -229,7 +230,7 @@ def _fb(**params):
 # --------------------------------------------------------------------- rows
 # (label, call(ctx), exception type, regex naming the argument)
 ROWS = [
-    # ---------------- functional: kinds and shapes not in test_functional_errors
+    # ---------------- functional: kinds and shapes not in FUNCTIONAL_CASES
     ("conv-x-none", lambda c: F.conv2d(None, W), TypeError, arg("x")),
     ("conv-x-ragged-list", lambda c: F.conv2d([[1, 2], [3]], W), TypeError, arg("x")),
     ("conv-x-0d", lambda c: F.conv2d(np.float32(1), W), ValueError, arg("x")),
@@ -600,6 +601,188 @@ ROWS = [
      pytest.importorskip("sklearn.exceptions").NotFittedError, "FilterBankTransformer"),
 ]
 
+
+# ------------------------------------------------ the six functional calls
+# Each case is ``(label, (function name, kwargs), exception, argument names)``
+# and must raise with the full message shape
+# "`name` must be <expected>; got <received>." (not just name the argument).
+POOL_GO = np.zeros((2, 3, 3, 3), dtype=np.float32)  # max/avg_pool2d(X, 2) output shape
+B = np.zeros(4, dtype=np.float32)
+
+
+def _fconv(**kw):
+    return ("conv2d", dict(dict(x=X, weight=W, bias=B), **kw))
+
+
+def _fconv_back(**kw):
+    return ("conv2d_backward", dict(dict(grad_output=GO, x=X, weight=W), **kw))
+
+
+def _fmaxp(**kw):
+    return ("max_pool2d", dict(dict(x=X, kernel_size=2), **kw))
+
+
+def _fmaxp_back(**kw):
+    return ("max_pool2d_backward", dict(dict(grad_output=POOL_GO, x=X, kernel_size=2), **kw))
+
+
+def _favgp(**kw):
+    return ("avg_pool2d", dict(dict(x=X, kernel_size=2), **kw))
+
+
+def _favgp_back(**kw):
+    return ("avg_pool2d_backward", dict(dict(grad_output=POOL_GO, x=X, kernel_size=2), **kw))
+
+
+FUNCTIONAL_CASES = [
+    # --- conv2d: arrays -----------------------------------------------------
+    ("conv-x-2d", _fconv(x=np.zeros((6, 6))), ValueError, "x"),
+    ("conv-x-5d", _fconv(x=np.zeros((1, 2, 3, 6, 6))), ValueError, "x"),
+    ("conv-weight-3d", _fconv(weight=np.zeros((4, 3, 3))), ValueError, "weight"),
+    ("conv-weight-5d", _fconv(weight=np.zeros((4, 3, 3, 3, 1))), ValueError, "weight"),
+    ("conv-channel-mismatch", _fconv(weight=np.zeros((4, 2, 3, 3))), ValueError, "x|weight"),
+    ("conv-channel-mismatch-groups", _fconv(x=np.zeros((2, 4, 6, 6)), weight=np.zeros((4, 1, 3, 3)),
+                                          groups=2), ValueError, "x|weight"),
+    ("conv-groups-not-dividing-cin", _fconv(x=np.zeros((2, 4, 6, 6)), weight=np.zeros((3, 1, 3, 3)),
+                                          bias=None, groups=3), ValueError, "groups"),
+    ("conv-groups-not-dividing-cout", _fconv(x=np.zeros((2, 4, 6, 6)), weight=np.zeros((3, 2, 3, 3)),
+                                           bias=None, groups=2), ValueError, "groups"),
+    ("conv-groups-zero", _fconv(groups=0), ValueError, "groups"),
+    ("conv-groups-negative", _fconv(groups=-1), ValueError, "groups"),
+    ("conv-groups-float", _fconv(groups=1.5), TypeError, "groups"),
+    ("conv-kernel-zero-height", _fconv(weight=np.zeros((4, 3, 0, 3)), bias=None), ValueError,
+     "weight"),
+    ("conv-kernel-zero-width", _fconv(weight=np.zeros((4, 3, 3, 0)), bias=None), ValueError,
+     "weight"),
+    ("conv-cout-zero", _fconv(weight=np.zeros((0, 3, 3, 3)), bias=None), ValueError, "weight"),
+    ("conv-x-complex", _fconv(x=X.astype(np.complex64)), TypeError, "x"),
+    ("conv-x-object", _fconv(x=X.astype(object)), TypeError, "x"),
+    ("conv-x-str-array", _fconv(x=np.full((2, 3, 6, 6), "a")), TypeError, "x"),
+    ("conv-x-str", _fconv(x="image"), TypeError, "x"),
+    ("conv-weight-complex", _fconv(weight=W.astype(np.complex128)), TypeError, "weight"),
+    ("conv-bias-complex", _fconv(bias=B.astype(np.complex64)), TypeError, "bias"),
+    ("conv-bias-wrong-length", _fconv(bias=np.zeros(3)), ValueError, "bias"),
+    ("conv-bias-2d", _fconv(bias=np.zeros((4, 1))), ValueError, "bias"),
+    ("conv-bias-scalar", _fconv(bias=np.float32(1)), ValueError, "bias"),
+    # --- conv2d: hyper-parameters --------------------------------------------
+    ("conv-stride-zero", _fconv(stride=0), ValueError, "stride"),
+    ("conv-stride-negative", _fconv(stride=-2), ValueError, "stride"),
+    ("conv-stride-pair-zero", _fconv(stride=(1, 0)), ValueError, "stride"),
+    ("conv-stride-triple", _fconv(stride=(1, 1, 1)), ValueError, "stride"),
+    ("conv-stride-float", _fconv(stride=1.0), TypeError, "stride"),
+    ("conv-stride-str", _fconv(stride="1"), TypeError, "stride"),
+    ("conv-dilation-zero", _fconv(dilation=0), ValueError, "dilation"),
+    ("conv-dilation-negative", _fconv(dilation=(2, -1)), ValueError, "dilation"),
+    ("conv-padding-negative", _fconv(padding=-1), ValueError, "padding"),
+    ("conv-padding-pair-negative", _fconv(padding=(0, -1)), ValueError, "padding"),
+    ("conv-padding-float", _fconv(padding=0.5), TypeError, "padding"),
+    ("conv-padding-bad-string", _fconv(padding="full"), ValueError, "padding"),
+    ("conv-padding-string-case", _fconv(padding="SAME"), ValueError, "padding"),
+    ("conv-same-with-stride", _fconv(padding="same", stride=2), ValueError, "padding|stride"),
+    ("conv-same-with-pair-stride", _fconv(padding="same", stride=(1, 2)), ValueError,
+     "padding|stride"),
+    ("conv-output-empty", _fconv(x=np.zeros((1, 3, 2, 2))), ValueError, "x|weight"),
+    ("conv-output-empty-dilation", _fconv(dilation=3), ValueError, "x|weight|dilation"),
+    ("conv-output-empty-width", _fconv(x=np.zeros((1, 3, 6, 2))), ValueError, "x|weight"),
+    ("conv-reflect-pad-too-big", _fconv(padding=6, padding_mode="reflect"), ValueError, "padding"),
+    ("conv-reflect-pad-equal-size", _fconv(x=np.zeros((1, 3, 3, 8)), padding=3,
+                                         padding_mode="reflect"), ValueError, "padding"),
+    ("conv-circular-pad-too-big", _fconv(padding=(7, 1), padding_mode="circular"), ValueError,
+     "padding"),
+    ("conv-unknown-padding-mode", _fconv(padding_mode="mirror"), ValueError, "padding_mode"),
+    ("conv-padding-mode-none", _fconv(padding_mode=None), TypeError, "padding_mode"),
+    # --- conv2d_backward ---------------------------------------------------
+    ("convb-grad-output-wrong-shape", _fconv_back(grad_output=np.zeros((2, 4, 5, 4))), ValueError,
+     "grad_output"),
+    ("convb-grad-output-wrong-channels", _fconv_back(grad_output=np.zeros((2, 3, 4, 4))),
+     ValueError, "grad_output"),
+    ("convb-grad-output-wrong-batch", _fconv_back(grad_output=np.zeros((1, 4, 4, 4))), ValueError,
+     "grad_output"),
+    ("convb-grad-output-3d", _fconv_back(grad_output=np.zeros((4, 4, 4))), ValueError,
+     "grad_output"),
+    ("convb-grad-output-complex", _fconv_back(grad_output=GO.astype(np.complex64)), TypeError,
+     "grad_output"),
+    ("convb-x-2d", _fconv_back(x=np.zeros((6, 6))), ValueError, "x"),
+    ("convb-channel-mismatch", _fconv_back(weight=np.zeros((4, 2, 3, 3))), ValueError, "x|weight"),
+    ("convb-groups", _fconv_back(groups=2), ValueError, "groups"),
+    ("convb-stride-zero", _fconv_back(stride=0), ValueError, "stride"),
+    ("convb-padding-negative", _fconv_back(padding=-1), ValueError, "padding"),
+    ("convb-same-stride", _fconv_back(padding="same", stride=2), ValueError, "padding|stride"),
+    ("convb-padding-mode", _fconv_back(padding_mode="edge"), ValueError, "padding_mode"),
+    ("convb-weight-object", _fconv_back(weight=W.astype(object)), TypeError, "weight"),
+    # --- max_pool2d ---------------------------------------------------------
+    ("maxp-x-2d", _fmaxp(x=np.zeros((6, 6))), ValueError, "x"),
+    ("maxp-x-5d", _fmaxp(x=np.zeros((1, 1, 3, 6, 6))), ValueError, "x"),
+    ("maxp-kernel-zero", _fmaxp(kernel_size=0), ValueError, "kernel_size"),
+    ("maxp-kernel-negative", _fmaxp(kernel_size=(2, -1)), ValueError, "kernel_size"),
+    ("maxp-kernel-triple", _fmaxp(kernel_size=(2, 2, 2)), ValueError, "kernel_size"),
+    ("maxp-kernel-float", _fmaxp(kernel_size=2.0), TypeError, "kernel_size"),
+    ("maxp-stride-zero", _fmaxp(stride=0), ValueError, "stride"),
+    ("maxp-stride-negative", _fmaxp(stride=(-1, 1)), ValueError, "stride"),
+    ("maxp-dilation-zero", _fmaxp(dilation=0), ValueError, "dilation"),
+    ("maxp-padding-negative", _fmaxp(padding=-1), ValueError, "padding"),
+    ("maxp-padding-over-half-kernel", _fmaxp(kernel_size=2, padding=2), ValueError, "padding"),
+    ("maxp-padding-over-half-kernel-w", _fmaxp(kernel_size=(4, 3), padding=(2, 2)), ValueError,
+     "padding"),
+    ("maxp-padding-string", _fmaxp(padding="same"), TypeError, "padding"),
+    ("maxp-output-empty", _fmaxp(x=np.zeros((1, 1, 2, 2)), kernel_size=3), ValueError,
+     "x|kernel_size"),
+    ("maxp-output-empty-dilation", _fmaxp(kernel_size=3, dilation=3), ValueError,
+     "x|kernel_size|dilation"),
+    ("maxp-x-complex", _fmaxp(x=X.astype(np.complex128)), TypeError, "x"),
+    ("maxp-x-object", _fmaxp(x=X.astype(object)), TypeError, "x"),
+    ("maxp-x-str", _fmaxp(x=np.full((1, 1, 4, 4), "a")), TypeError, "x"),
+    # --- max_pool2d_backward -------------------------------------------------
+    ("maxpb-grad-output-wrong-shape", _fmaxp_back(grad_output=np.zeros((2, 3, 2, 3))), ValueError,
+     "grad_output"),
+    ("maxpb-grad-output-wrong-channels", _fmaxp_back(grad_output=np.zeros((2, 2, 3, 3))),
+     ValueError, "grad_output"),
+    ("maxpb-grad-output-complex", _fmaxp_back(grad_output=POOL_GO.astype(np.complex64)), TypeError,
+     "grad_output"),
+    ("maxpb-x-2d", _fmaxp_back(x=np.zeros((6, 6))), ValueError, "x"),
+    ("maxpb-kernel-zero", _fmaxp_back(kernel_size=0), ValueError, "kernel_size"),
+    ("maxpb-padding-over-half", _fmaxp_back(padding=2), ValueError, "padding"),
+    ("maxpb-stride-zero", _fmaxp_back(stride=0), ValueError, "stride"),
+    ("maxpb-dilation-zero", _fmaxp_back(dilation=0), ValueError, "dilation"),
+    # --- avg_pool2d ---------------------------------------------------------
+    ("avgp-x-2d", _favgp(x=np.zeros((6, 6))), ValueError, "x"),
+    ("avgp-kernel-zero", _favgp(kernel_size=0), ValueError, "kernel_size"),
+    ("avgp-kernel-float", _favgp(kernel_size=(2, 2.5)), ValueError, "kernel_size"),
+    ("avgp-stride-zero", _favgp(stride=0), ValueError, "stride"),
+    ("avgp-padding-negative", _favgp(padding=-1), ValueError, "padding"),
+    ("avgp-padding-over-half-kernel", _favgp(kernel_size=3, padding=2), ValueError, "padding"),
+    ("avgp-output-empty", _favgp(x=np.zeros((1, 1, 1, 5)), kernel_size=2), ValueError,
+     "x|kernel_size"),
+    ("avgp-divisor-zero", _favgp(divisor_override=0), ValueError, "divisor_override"),
+    ("avgp-divisor-negative", _favgp(divisor_override=-3), ValueError, "divisor_override"),
+    ("avgp-divisor-float", _favgp(divisor_override=1.5), TypeError, "divisor_override"),
+    ("avgp-x-complex", _favgp(x=X.astype(np.complex64)), TypeError, "x"),
+    ("avgp-x-object", _favgp(x=X.astype(object)), TypeError, "x"),
+    # --- avg_pool2d_backward -------------------------------------------------
+    ("avgpb-grad-output-wrong-shape", _favgp_back(grad_output=np.zeros((2, 3, 3, 2))), ValueError,
+     "grad_output"),
+    ("avgpb-grad-output-ceil-shape", _favgp_back(grad_output=np.zeros((2, 3, 3, 3)), kernel_size=2,
+                                               stride=2, padding=1), ValueError, "grad_output"),
+    ("avgpb-grad-output-object", _favgp_back(grad_output=POOL_GO.astype(object)), TypeError,
+     "grad_output"),
+    ("avgpb-x-5d", _favgp_back(x=np.zeros((1, 2, 3, 6, 6))), ValueError, "x"),
+    ("avgpb-kernel-zero", _favgp_back(kernel_size=0), ValueError, "kernel_size"),
+    ("avgpb-padding-over-half", _favgp_back(padding=2), ValueError, "padding"),
+    ("avgpb-divisor-zero", _favgp_back(divisor_override=0), ValueError, "divisor_override"),
+]
+
+
+
+
+def _functional_row(label, call, exc, names):
+    function_name, kwargs = call
+    return (label, lambda c: getattr(F, function_name)(**kwargs), exc,
+            rf"^`(?:{names})` must be .+; got .+\.$")
+
+
+ROWS += [_functional_row(*case) for case in FUNCTIONAL_CASES]
+
+
 ESTIMATOR_ROWS = [
     ("CNNClassifier-learning-rate-zero", lambda c: _estimator(learning_rate=0).fit(_EST_X, _EST_Y),
      ValueError, arg("learning_rate")),
@@ -811,3 +994,71 @@ def test_table_size_and_coverage():
         assert entry in labels, entry
     assert len({r[0] for r in ALL_ROWS + SUBPROCESS_ROWS}) == len(ALL_ROWS) + len(
         SUBPROCESS_ROWS), "labels must be unique"
+
+
+# ------------------------------------------- what a failed call leaves behind
+def test_table_covers_every_function():
+    assert {call[0] for _, call, _, _ in FUNCTIONAL_CASES} == {
+        "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+        "avg_pool2d_backward"}
+
+
+@pytest.mark.parametrize("call, exc, names", [c[1:] for c in FUNCTIONAL_CASES], ids=[c[0] for c in FUNCTIONAL_CASES])
+def test_bad_input_raises_naming_the_argument(call, exc, names):
+    function_name, kwargs = call
+    function = getattr(F, function_name)
+    # "`name` must be <expected>; got <received>."
+    pattern = rf"^`(?:{names})` must be .+; got .+\.$"
+    with pytest.raises(exc, match=pattern) as info:
+        function(**kwargs)
+    assert type(info.value) is exc
+
+
+@pytest.mark.parametrize("function_name", ["conv2d", "max_pool2d", "avg_pool2d"])
+def test_input_is_not_modified_by_a_failed_call(function_name):
+    x = np.arange(2 * 3 * 6 * 6, dtype=np.float32).reshape(2, 3, 6, 6)
+    before = x.copy()
+    with pytest.raises(ValueError):
+        if function_name == "conv2d":
+            F.conv2d(x, W, stride=0)
+        else:
+            getattr(F, function_name)(x, 2, stride=0)
+    np.testing.assert_array_equal(x, before)
+
+
+def _special_input():
+    x = np.arange(2 * 3 * 6 * 6, dtype=np.float64).reshape(2, 3, 6, 6) / 10
+    x[0, 0, 0, 0] = np.nan
+    x[0, 1, 2, 2] = np.inf
+    x[1, 2, 5, 5] = -np.inf
+    return x
+
+
+def test_nan_and_inf_pass_through_conv():
+    x = _special_input()
+    weight = np.ones((4, 3, 3, 3))
+    y = F.conv2d(x, weight)
+    assert np.isnan(y[0, :, 0, 0]).all()
+    assert np.isposinf(y[0, :, 2, 2]).all()     # the window holding +inf (and no NaN)
+    assert np.isneginf(y[1, :, 3, 3]).all()
+    assert np.isfinite(y[1, :, :3, :3]).all()
+    grads = F.conv2d_backward(np.ones_like(y), x, weight)
+    assert np.isnan(grads[1]).any()
+    assert np.isfinite(grads[0]).all()           # grad_x does not involve x
+
+
+def test_nan_and_inf_pass_through_pooling():
+    x = _special_input()
+    y = F.max_pool2d(x, 2)
+    assert np.isnan(y[0, 0, 0, 0])
+    assert np.isposinf(y[0, 1, 1, 1])
+    assert y[1, 2, 2, 2] == x[1, 2, 4:6, 4:6][np.isfinite(x[1, 2, 4:6, 4:6])].max()
+    grad = F.max_pool2d_backward(np.ones_like(y), x, 2)
+    assert grad[0, 0, 0, 0] == 1.0           # the NaN is the maximum of its window
+    assert grad[0, 1, 2, 2] == 1.0
+    y = F.avg_pool2d(x, 2)
+    assert np.isnan(y[0, 0, 0, 0])
+    assert np.isposinf(y[0, 1, 1, 1])
+    assert np.isneginf(y[1, 2, 2, 2])
+    grad = F.avg_pool2d_backward(np.ones_like(y), x, 2)
+    np.testing.assert_array_equal(grad, np.full(x.shape, 0.25))

@@ -28,7 +28,7 @@ from pyconv import _reference as ref  # noqa: E402
 from pyconv import functional as F  # noqa: E402
 from pyconv._shapes import conv_output_size, pool_output_size  # noqa: E402
 
-from conftest import assert_close  # noqa: E402
+from _support import assert_close  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PYCONV_FUZZ_EXAMPLES", 100))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,

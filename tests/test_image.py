@@ -21,7 +21,7 @@ from pyconv.image import (
     to_float,
 )
 
-from conftest import assert_close
+from _support import assert_close
 
 LECTURE_IMAGE = np.array([[200, 200, 200, 200, 200],
                           [200, 20, 20, 45, 200],

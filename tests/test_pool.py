@@ -11,7 +11,7 @@ from pyconv import _reference as ref
 from pyconv import functional as F
 from pyconv._shapes import pool_output_size
 
-from conftest import assert_close
+from _support import assert_close
 from _torch_parity import assert_matches_torch, torch_avg_pool2d, torch_max_pool2d
 
 X_SHAPE = (2, 3, 7, 8)
