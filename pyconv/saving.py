@@ -540,12 +540,45 @@ def _load_weights_into(archive, model):
 def read_model(filepath, build, compile=True):
     """The model in a file written by `save_model` (``pyconv.load_model``'s work).
 
-    ``build(model_config)`` makes the model from the saved config -- the
-    caller knows the model classes, this module only archives -- and may
-    raise `ValueError`; then every weight is checked against the built model
-    and loaded, and with ``compile`` the optimizer, loss, metrics and
-    optimizer state are restored. Any problem with the file is a
-    `ValueError` naming it.
+    This module knows the archive, not the model classes: ``build`` makes
+    the model from the saved config. Then every weight is checked against
+    the built model and loaded, and with ``compile`` the optimizer, loss,
+    metrics and optimizer state are restored.
+
+    Parameters
+    ----------
+    filepath : str, bytes or path-like
+        A file written by `save_model` (or ``model.save``).
+    build : callable
+        ``build(model_config)`` returns a built model, or raises
+        `ValueError` for a config it refuses.
+    compile : bool, default=True
+        Restore the compile settings and the optimizer state.
+
+    Returns
+    -------
+    model
+        What ``build`` returned, with the saved weights.
+
+    Raises
+    ------
+    ValueError
+        For any problem with the file, naming it (see `pyconv.load_model`).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyconv import Sequential
+    >>> from pyconv.layers import Dense
+    >>> from pyconv.saving import read_model, save_model
+    >>> model = Sequential([Dense(2, input_shape=(3,))], seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "dense.pyconv")
+    ...     save_model(model, path)
+    ...     restored = read_model(path, Sequential.from_config, compile=False)
+    >>> bool(np.array_equal(restored.get_weights()[0], model.get_weights()[0]))
+    True
     """
     with _Archive(filepath) as archive:
         if archive.config.get("kind") != "model":
