@@ -709,11 +709,11 @@ def _depthwise_forward(kernels, plan, conv, x, weight, bias, out, n_threads, rel
     bias_or_placeholder = _no_bias(x.dtype) if bias is None else bias
     if plan.variant in ("s1", "rotated"):
         workspace = _workspace("col", (n_threads, plan.workspace), x.dtype)
-        kernels.conv2d_depthwise_forward_s1(x, weight, bias_or_placeholder, out, workspace, top, left,
-                                            dh, dw, bias is not None, n_threads)
+        kernels.conv2d_depthwise_forward_s1(x, weight, bias_or_placeholder, out, workspace, top,
+                                            left, dh, dw, bias is not None, n_threads)
     else:
-        kernels.conv2d_depthwise_forward(x, weight, bias_or_placeholder, out, sh, sw, top, left, dh, dw,
-                                         bias is not None, n_threads)
+        kernels.conv2d_depthwise_forward(x, weight, bias_or_placeholder, out, sh, sw, top, left,
+                                         dh, dw, bias is not None, n_threads)
     return False
 
 
