@@ -9,7 +9,7 @@ import pytest
 import pyconv
 from pyconv import layers
 
-from conftest import assert_close
+from _support import assert_close
 
 
 def _residual_model(dtype="float64", seed=0):
