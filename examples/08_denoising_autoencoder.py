@@ -1,4 +1,5 @@
-"""A convolutional autoencoder that removes noise from digits.
+"""A convolutional autoencoder that removes noise from digits
+==========================================================
 
 The encoder halves the image with strided convolutions; the decoder
 restores its size with ``Conv2DTranspose`` (a learned upsampling) and

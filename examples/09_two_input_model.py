@@ -1,4 +1,5 @@
-"""A model with two inputs: a digit's image and a few numbers about it.
+"""A model with two inputs: a digit's image and a few numbers about it
+===================================================================
 
 The image goes through convolutions, the numbers (here the ink in each
 image row, a stand-in for any tabular side information) through a dense

@@ -1,4 +1,5 @@
-"""Training from a folder of image files, one class per sub-folder.
+"""Training from a folder of image files, one class per sub-folder
+===============================================================
 
 Writes a small folder of PNGs (bright shapes of odd sizes on noise, some RGB
 and some grayscale) into a temporary directory, then reads it the Keras way
