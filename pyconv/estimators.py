@@ -85,6 +85,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import initializers as _initializers
 from . import layers as _layers
 from . import optimizers as _optimizers
 from ._shapes import check_sample_shape
@@ -229,6 +230,40 @@ def _drop_zero_weights(X, y, w):
     return X[keep], y[keep], w[keep]
 
 
+def _is_builder(layers):
+    """A function building the whole network (not a list of layers)."""
+    return callable(layers) and not isinstance(layers, (list, tuple, _layers.Layer))
+
+
+def _built_by(builder, input_shape, n_outputs, seed, output_activation):
+    """The model ``builder(input_shape, n_outputs)`` returns, checked, with
+    fresh weights and generators drawn from ``seed`` (so ``random_state``
+    decides the initialisation, as for the layer templates)."""
+    from .models import Model
+
+    model = builder(input_shape, n_outputs)
+    if not isinstance(model, Model):
+        fail(TypeError, "layers", "a function returning a pyconv.Model (or Sequential)",
+             f"a function returning {type(model).__name__}")
+    expected = (None, n_outputs)
+    if model.output_shape != expected or model.input_shape != (None,) + input_shape:
+        fail(ValueError, "layers", f"a function whose model maps inputs {(None,) + input_shape}"
+             f" to outputs {expected}", f"inputs {model.input_shape}, outputs "
+             f"{model.output_shape}")
+    last = model.layers[-1]
+    if output_activation == "softmax" and not _is_softmax_layer(last):
+        fail(ValueError, "layers", "a function whose model ends in a softmax (the classifier "
+             "reports probabilities)", f"a model ending in {type(last).__name__}")
+    rng = np.random.default_rng(seed)
+    model._rng = np.random.default_rng(rng.integers(2**63))
+    for layer in model.layers:
+        for spec, value in layer._weights:
+            value[...] = _initializers.get(spec.initializer)(spec.shape, dtype=value.dtype,
+                                                             rng=rng)
+        layer._on_build(layer.input_shape, rng)
+    return model
+
+
 def _is_softmax_layer(layer):
     if isinstance(layer, _layers.Softmax):
         return True
@@ -319,10 +354,11 @@ class _BaseCNN(BaseEstimator):
     # ---------------------------------------------------------------- params
     def _check_params(self):
         """Validate the hyper-parameters; return the normalised ones needed."""
-        if self.layers is not None:
+        if self.layers is not None and not _is_builder(self.layers):
             if not isinstance(self.layers, (list, tuple)) or not all(
                     isinstance(layer, _layers.Layer) for layer in self.layers):
-                fail(TypeError, "layers", "None or a list of pyconv layers", repr(self.layers))
+                fail(TypeError, "layers", "None, a list of pyconv layers or a function "
+                     "building a pyconv.Model", repr(self.layers))
             if self.layers and _is_softmax_layer(self.layers[-1]):
                 fail(ValueError, "layers", "the hidden layers only (the estimator adds the "
                      "output layer and its softmax)", "a template ending in a softmax")
@@ -393,7 +429,7 @@ class _BaseCNN(BaseEstimator):
             X, y = validate_data(self, X, y, reset=reset, dtype=dtype, **kwargs)
         if reset:
             if image_shape is None:
-                if input_shape is None and self.layers:
+                if input_shape is None and self.layers and not _is_builder(self.layers):
                     given = self.layers[0].get_config().get("input_shape")
                     if given is not None and len(given) == 3:
                         input_shape = tuple(given)
@@ -432,6 +468,11 @@ class _BaseCNN(BaseEstimator):
         return type(self.optimizer).from_config(self.optimizer.get_config())
 
     def _build_model(self, input_shape, n_outputs, dtype, seed):
+        if _is_builder(self.layers):
+            model = _built_by(self.layers, tuple(input_shape), n_outputs, seed,
+                              self._output_activation)
+            model.compile(optimizer=self._make_optimizer(), loss=self._loss)
+            return model
         if self.layers is None:
             hidden = _default_layers(input_shape, dtype)
         else:
@@ -563,6 +604,11 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         the start of the template augment each training batch and pass
         inputs through unchanged in ``predict``; ``random_state`` seeds them
         too.
+        Or a function ``builder(input_shape, n_classes)`` returning a whole
+        `pyconv.Model` (a graph, such as a small ResNet) that ends in a
+        softmax over ``n_classes``; its weights are re-drawn from
+        ``random_state`` at each fit. Use a module-level function so the
+        estimator pickles.
     input_shape : tuple (C, H, W), optional
         How to read 2-D ``X``. None: a perfect-square width is one square
         channel, any other width a ``1 x 1 x n_features`` strip. 3-D and 4-D

@@ -297,3 +297,46 @@ def test_multi_input_fit_checks_the_list(rng):
     with pytest.raises(ValueError, match=r"`x\[1\]`"):
         model.fit([rng.standard_normal((4, 1, 6, 6)), np.zeros((3, 2))],
                   [np.zeros(4), np.zeros((4, 1))], verbose=0)
+
+
+def small_resnet(input_shape, n_classes):
+    """A module-level builder (so the estimator pickles)."""
+    inputs = pyconv.Input(input_shape)
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    y = layers.Conv2D(4, 3, padding="same")(x)
+    x = layers.GlobalAvgPool2D()(layers.ReLU()(layers.Add()([x, y])))
+    return pyconv.Model(inputs, layers.Dense(n_classes, activation="softmax")(x))
+
+
+def test_estimator_takes_a_graph_model_builder(rng):
+    import pickle
+
+    X = rng.standard_normal((40, 1, 6, 6)).astype("float32")
+    y = np.where(X.mean(axis=(1, 2, 3)) > 0, "up", "down")
+    first = pyconv.CNNClassifier(layers=small_resnet, max_iter=3, random_state=0).fit(X, y)
+    second = pyconv.CNNClassifier(layers=small_resnet, max_iter=3, random_state=0).fit(X, y)
+    assert type(first.model_) is pyconv.Model
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    np.testing.assert_allclose(first.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+    assert set(first.predict(X)) <= {"up", "down"}
+    restored = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(restored.predict_proba(X), first.predict_proba(X))
+    regressor = pyconv.CNNRegressor(
+        layers=lambda shape, n: pyconv.Model(
+            inp := pyconv.Input(shape), layers.Dense(n)(layers.Flatten()(inp))),
+        max_iter=2, random_state=0)
+    assert regressor.fit(X, X.mean(axis=(1, 2, 3))).predict(X).shape == (40,)
+
+
+@pytest.mark.parametrize("builder, exc", [
+    (lambda shape, n: layers.Dense(n), TypeError),
+    (lambda shape, n: pyconv.Model(inp := pyconv.Input(shape),
+                                   layers.Dense(n)(layers.Flatten()(inp))), ValueError),
+    (lambda shape, n: pyconv.Model(inp := pyconv.Input(shape),
+                                   layers.Dense(n + 1, activation="softmax")(
+                                       layers.Flatten()(inp))), ValueError),
+])
+def test_bad_builder_names_layers(builder, exc, rng):
+    X = rng.standard_normal((10, 1, 4, 4)).astype("float32")
+    with pytest.raises(exc, match="`layers`"):
+        pyconv.CNNClassifier(layers=builder, max_iter=1).fit(X, np.arange(10) % 2)
