@@ -30,11 +30,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from . import _inference
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import layers as _layers
 from . import saving
 from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
+from ._threads import blas_single_threaded
 from ._typing import ArrayLike
 from ._validation import as_float_array, check_int, fail
 from .layers.core import Input
@@ -380,10 +382,23 @@ class Model(Trainer):
         return [values[id(t)] for t in self._outputs]
 
     def _forward(self, x, training=False):
-        outputs = self._run(self._split_inputs(x), training)
+        return self._format_outputs(self._run(self._split_inputs(x), training))
+
+    def _format_outputs(self, outputs):
         if len(outputs) == 1:
             return outputs[0]
         return _pack(outputs, self.dtype) if self._pack_outputs else outputs
+
+    def _inference_outputs(self, inputs):
+        """The output arrays for a list of input batches, in inference mode:
+        the compiled plan (`pyconv._inference.GraphPlan`, buffers overwritten
+        by the next call) unless ``self._compiled_inference`` is False."""
+        if getattr(self, "_compiled_inference", True):
+            return _inference.plan_for(self, [x.shape for x in inputs]).run(inputs)
+        return self._run(inputs, training=False)
+
+    def _inference_forward(self):
+        return lambda x: self._format_outputs(self._inference_outputs(self._split_inputs(x)))
 
     def _fused_losses(self):
         """Per output, how its loss fuses with the layer that made it (see
@@ -604,8 +619,10 @@ class Model(Trainer):
 
     def predict_on_batch(self, x: Any) -> Any:
         """Outputs for one batch, in one forward pass (inference mode)."""
-        outputs = [np.array(o, dtype=self.dtype, copy=True)
-                   for o in self._run(self._split_inputs(self._prepare_x(x)), training=False)]
+        inputs = self._split_inputs(self._prepare_x(x))
+        with blas_single_threaded():
+            outputs = [np.array(o, dtype=self.dtype, copy=True)
+                       for o in self._inference_outputs(inputs)]
         return outputs if self._nested_outputs else outputs[0]
 
     def __call__(self, x):

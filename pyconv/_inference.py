@@ -41,7 +41,7 @@ from . import activations as _activations
 from . import functional as _functional
 from ._threads import effective_n_threads
 
-__all__ = ["Plan", "default_batch_size", "plan_for", "supports", "weights_changed"]
+__all__ = ["Plan", "GraphPlan", "default_batch_size", "plan_for", "supports", "weights_changed"]
 
 _generation = 0
 
@@ -88,6 +88,22 @@ def _fold_batch_norm(stage, bn, shape):
                   shift.astype(dtype), stage.activation)
 
 
+def _stage(layer, shape):
+    """The step kind running ``layer`` on inputs of ``shape`` (no rewrite)."""
+    from . import layers as L
+
+    kind = type(layer)
+    if kind is L.Conv2D:
+        return _Stage(layer, "conv", layer.kernel, layer.bias, layer.activation)
+    if kind is L.Dense:
+        return _Stage(layer, "dense", layer.kernel, layer.bias, layer.activation)
+    if kind in (L.Flatten, L.Reshape):
+        return _Stage(layer, "view")
+    if kind in (L.MaxPool2D, L.AvgPool2D) and layer._symmetric(layer.explicit_padding(shape)):
+        return _Stage(layer, "pool")
+    return _Stage(layer, "layer")
+
+
 def _stages(model):
     """The model's layers after the rewrites, with each one's input shape."""
     from . import layers as L
@@ -109,21 +125,8 @@ def _stages(model):
         elif mergeable and ((kind is L.ReLU and layer._plain) or (
                 kind is L.Activation and type(layer.activation) is _activations._ReLU)):
             previous.activation = relu
-        elif kind is L.Conv2D:
-            stages.append(_Stage(layer, "conv", layer.kernel, layer.bias, layer.activation))
-            shapes.append(shape)
-        elif kind is L.Dense:
-            stages.append(_Stage(layer, "dense", layer.kernel, layer.bias, layer.activation))
-            shapes.append(shape)
-        elif kind in (L.Flatten, L.Reshape):
-            stages.append(_Stage(layer, "view"))
-            shapes.append(shape)
-        elif kind in (L.MaxPool2D, L.AvgPool2D) and layer._symmetric(
-                layer.explicit_padding(shape)):
-            stages.append(_Stage(layer, "pool"))
-            shapes.append(shape)
         else:
-            stages.append(_Stage(layer, "layer"))
+            stages.append(_stage(layer, shape))
             shapes.append(shape)
         shape = out_shape
     return stages, shapes
@@ -279,6 +282,67 @@ class _ModelPlans:
         self.batch_size = None
 
 
+class GraphPlan:
+    """Prepared steps of a graph `~pyconv.Model` for one set of input batch
+    shapes: ``run(inputs)`` returns the list of output arrays (buffers
+    overwritten by the next run).
+
+    Each call of a layer is one step reading the values of its inputs;
+    Dropout is left out, Conv2D/Dense/pooling write into buffers of their
+    own allocated once, the other layers (merges included) run their
+    ``forward``. BatchNormalization is not folded here (a graph tensor may
+    feed several layers).
+    """
+
+    def __init__(self, model, batch_shapes):
+        from . import layers as L
+
+        self.generation = _generation
+        n = batch_shapes[0][0]
+        dtype = model.dtype
+        scratch_buffers = []
+
+        def scratch(shape, scratch_dtype):
+            buffer = np.empty(shape, scratch_dtype)
+            scratch_buffers.append(buffer)
+            return buffer
+
+        alias = {}               # a left-out layer's output -> its input
+        self.input_keys = [id(t) for t in model._inputs]
+        self.steps = []
+        for node in model._nodes:
+            keys = [alias.get(id(t), id(t)) for t in node.inputs]
+            if type(node.layer) is L.Dropout:
+                alias[id(node.output)] = keys[0]
+                continue
+            if node.multi:
+                stage, shape = _Stage(node.layer, "layer"), [t.sample_shape for t in node.inputs]
+            else:
+                shape = tuple(node.inputs[0].sample_shape)
+                stage = _stage(node.layer, shape)
+            out = None
+            if stage.kind in _WRITES_BUFFER:
+                out = scratch((n,) + tuple(node.output.sample_shape), dtype)
+            batch_shape = [(n,) + tuple(s) for s in shape] if node.multi else (n,) + shape
+            run = _STEPS[stage.kind](stage, batch_shape, out, scratch)
+            self.steps.append((run, keys if node.multi else keys[0], id(node.output)))
+        self.output_keys = [alias.get(id(t), id(t)) for t in model._outputs]
+        self.prepared_weights = {}
+        self.nbytes = sum(buffer.nbytes for buffer in scratch_buffers)
+
+    def run(self, inputs):
+        values = dict(zip(self.input_keys, inputs))
+        prepared = _conv_plan._prepared
+        prepared.table = self.prepared_weights
+        try:
+            for run, keys, out in self.steps:
+                values[out] = run([values[k] for k in keys] if isinstance(keys, list)
+                                  else values[keys])
+        finally:
+            prepared.table = None
+        return [values[k] for k in self.output_keys]
+
+
 # Kept outside the model so that copies and pickles never share (or carry)
 # another model's buffers.
 _PLANS = weakref.WeakKeyDictionary()
@@ -298,17 +362,21 @@ def _plans_of(model):
 
 
 def plan_for(model, batch_shape):
-    """The model's current plan for ``batch_shape`` (made when missing or stale).
+    """The model's current plan for ``batch_shape`` (made when missing or stale):
+    a `Plan`, or for a graph model a `GraphPlan` (``batch_shape`` is then the
+    list of its input batches' shapes).
 
     A model keeps its last few plans (a dataset's last, smaller batch has
     its own), keyed by the batch shape, the thread count and the calling
     Python thread (buffers are never shared between threads).
     """
-    key = (tuple(batch_shape), effective_n_threads(), threading.get_ident())
+    graph = hasattr(model, "_nodes")
+    batch_shape = tuple(map(tuple, batch_shape)) if graph else tuple(batch_shape)
+    key = (batch_shape, effective_n_threads(), threading.get_ident())
     entry = _plans_of(model)
     plan = entry.plans.get(key)
     if plan is None:
-        plan = Plan(model, batch_shape)
+        plan = GraphPlan(model, batch_shape) if graph else Plan(model, batch_shape)
         if plan.nbytes <= MAX_KEPT_BYTES:
             with _PLAN_LOCK:
                 if len(entry.plans) >= MAX_KEPT_PLANS:

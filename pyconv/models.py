@@ -250,6 +250,7 @@ class Sequential(Model):
     _test_step = Trainer._test_step
     predict = Trainer.predict
     predict_on_batch = Trainer.predict_on_batch
+    _inference_forward = Trainer._inference_forward
     __call__ = Trainer.__call__
 
     # ------------------------------------------------------------------ config

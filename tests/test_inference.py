@@ -184,3 +184,38 @@ def test_default_batch_size_fits_the_caches():
     assert _inference.default_batch_size(lenet()) == 256      # a batch of 256 in one call
     assert _inference.default_batch_size(cifar_net()) == 64   # 8 MiB of activations
     assert _inference.default_batch_size(pyconv.Sequential([layers.Dense(2)])) == 32
+
+
+# ------------------------------------------------------------- graph models
+def _graph_models():
+    inputs = pyconv.Input((4, 8, 8))
+    shared = layers.Conv2D(4, 3, padding="same", activation="relu")
+    x = layers.Add()([inputs, shared(inputs)])
+    x = layers.Add()([x, shared(x)])                       # a shared layer, twice
+    x = layers.Dropout(0.5)(layers.BatchNormalization()(x))
+    x = layers.Concatenate(axis=1)([layers.MaxPool2D()(x), layers.AvgPool2D()(x)])
+    residual = pyconv.Model(inputs, layers.Dense(3, activation="softmax")(
+        layers.Flatten()(x)), seed=0)
+    image, extra = pyconv.Input((1, 6, 6)), pyconv.Input((3,))
+    features = layers.Concatenate()([layers.Flatten()(layers.Conv2D(2, 3)(image)), extra])
+    two = pyconv.Model([image, extra], [layers.Dense(4)(features), features], seed=0)
+    return {"residual": residual, "two_in_two_out": two}
+
+
+@pytest.mark.parametrize("name", ["residual", "two_in_two_out"])
+def test_graph_plan_matches_layer_by_layer(name, rng):
+    if not hasattr(pyconv, "Model"):
+        pytest.skip("this pyconv has no graph models")
+    model = _graph_models()[name]
+    _randomize(model, rng)
+    shapes = [t.shape[1:] for t in model.inputs]
+    xs = [rng.normal(size=(9,) + tuple(s)).astype(np.float32) for s in shapes]
+    x = xs[0] if len(xs) == 1 else xs
+    expected = _layer_by_layer(model, x)
+    for actual in (model.predict(x, verbose=0), model.predict(x, batch_size=4, verbose=0),
+                   model.predict_on_batch(x)):
+        for got, want in zip(actual if isinstance(actual, list) else [actual],
+                             expected if isinstance(expected, list) else [expected]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    plan = _inference.plan_for(model, [(9,) + tuple(s) for s in shapes])
+    assert isinstance(plan, _inference.GraphPlan)
