@@ -4,34 +4,78 @@ Cython kernels parallelised with OpenMP for convolution and pooling, a
 Keras-like model API and scikit-learn estimators, with numpy, scipy and
 scikit-learn as the only run-time dependencies.
 """
-from ._version import __version__
 
 
-def _check_built():
-    """Fail early, and clearly, when this is a source tree nobody compiled.
-
-    Python puts the current directory first on ``sys.path``, so running it
-    from a clone's root imports the clone's ``pyconv/`` even when the wheel is
-    installed; without this check the user would see a bare missing-name
-    error from deep inside the package.
-    """
+def _is_built(package_dir):
+    """Whether ``package_dir`` (a ``pyconv`` folder) holds compiled kernels."""
     import importlib.machinery
     import os
 
-    kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernels")
+    kernels = os.path.join(package_dir, "_kernels")
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    if any(name.endswith(suffixes) for name in os.listdir(kernels)):
+    return os.path.isdir(kernels) and any(name.endswith(suffixes)
+                                          for name in os.listdir(kernels))
+
+
+def _built_copy_spec(source_root):
+    """The import spec of a built pyconv that is not under ``source_root``
+    (an installed wheel, another clone's editable install), or None.
+
+    Asks every finder Python would ask, with the path entries that point at
+    ``source_root`` (the current directory among them) left out.
+    """
+    import importlib.machinery
+    import os
+    import sys
+
+    def elsewhere(entry):
+        return os.path.realpath(str(entry) or os.curdir) != source_root
+
+    path = [entry for entry in sys.path if elsewhere(entry)]
+    for finder in sys.meta_path:
+        if not hasattr(finder, "find_spec"):
+            continue
+        spec = finder.find_spec(__name__, path if finder is importlib.machinery.PathFinder
+                                else None)
+        locations = (spec and spec.submodule_search_locations) or []
+        if locations and elsewhere(os.path.dirname(locations[0])) and _is_built(locations[0]):
+            return spec
+    return None
+
+
+def _use_built_package():
+    """Make ``import pyconv`` work from a clone's root that was never built.
+
+    Python puts the current directory first on ``sys.path``, so running it
+    from a clone's root finds the clone's ``pyconv/`` before the installed
+    package. When this folder has no compiled kernels, the installed copy
+    takes its place in ``sys.modules`` (the import statement then returns
+    it); with no installed copy, the ImportError says what to do instead of a
+    bare missing-name error from deep inside the package.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    if _is_built(package_dir):
         return
-    root = os.path.dirname(os.path.dirname(kernels))
-    raise ImportError(
-        f"pyconv's compiled kernels are missing: {os.path.dirname(kernels)} is a source "
-        f"tree that was never built. To work in this clone, build it in place with "
-        f"`pip install -e .` run from {root}; to use an installed pyconv instead, run "
-        f"Python from another directory (the current one shadows the installed package)."
-    )
+    source_root = os.path.realpath(os.path.dirname(package_dir))
+    spec = _built_copy_spec(source_root)
+    if spec is None:
+        raise ImportError(
+            f"pyconv's compiled kernels are missing: {package_dir} is a source tree that "
+            f"was never built, and no built pyconv is installed. Build this clone in place "
+            f"with `pip install -e .` run from {source_root}, or install pyconv.")
+    installed = importlib.util.module_from_spec(spec)
+    sys.modules[__name__] = installed
+    spec.loader.exec_module(installed)
 
 
-_check_built()
+_use_built_package()
+# After a hand-over the lines below run in this discarded module and bind the
+# installed copy's submodules (``sys.modules`` resolves ``.`` to that copy).
+from ._version import __version__  # noqa: E402
 
 from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads

@@ -45,13 +45,14 @@ def child_env(**overrides):
     return env
 
 
-def _command(code, args, unbuffered):
-    flags = ["-u"] if unbuffered else []
+def _command(code, args, unbuffered, flags=()):
+    flags = [*flags, "-u"] if unbuffered else list(flags)
     return [sys.executable, *flags, "-c", textwrap.dedent(code), *map(str, args)]
 
 
-def run_python(code, *args, env=None, cwd=None, timeout=120, unbuffered=False, **kwargs):
-    """Run ``python -c code args...`` in a child and return its
+def run_python(code, *args, env=None, cwd=None, timeout=120, unbuffered=False, flags=(),
+               **kwargs):
+    """Run ``python [flags] -c code args...`` in a child and return its
     ``subprocess.CompletedProcess`` (text mode, output captured).
 
     ``env`` is a dict of overrides for :func:`child_env`; ``cwd`` defaults to
@@ -61,7 +62,8 @@ def run_python(code, *args, env=None, cwd=None, timeout=120, unbuffered=False, *
     own_dir = cwd is None
     cwd = tempfile.mkdtemp(prefix="pyconv-child-") if own_dir else cwd
     try:
-        return subprocess.run(_command(code, args, unbuffered), env=child_env(**(env or {})),
+        return subprocess.run(_command(code, args, unbuffered, flags),
+                              env=child_env(**(env or {})),
                               cwd=cwd, capture_output=True, text=True, timeout=timeout,
                               **kwargs)
     finally:

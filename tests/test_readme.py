@@ -4,11 +4,10 @@
   extracts them; ``.ci/run`` runs its output verbatim from the clone's root).
 - Its Python examples run, each in a fresh interpreter in a temporary
   directory.
-- ``python -m pyconv demo`` works from the root of the checkout these tests
-  came from when that checkout is the package under test (an editable
-  install); when the package under test is installed elsewhere, importing
-  pyconv from the unbuilt checkout fails with the explanatory ImportError,
-  not a bare missing-name error.
+- ``import pyconv`` works from the root of the checkout these tests came
+  from: a built checkout is the package (and ``python -m pyconv demo``
+  runs there); an unbuilt one hands over to the built pyconv installed
+  elsewhere, and with none installed says what to do.
 """
 import importlib.machinery
 import os
@@ -19,6 +18,7 @@ import sys
 
 import pytest
 
+import pyconv
 from _support import PACKAGE_PARENT, run_python
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -64,36 +64,57 @@ def test_readme_python_example_runs(index, tmp_path):
     assert result.returncode == 0, f"README example {index} failed:\n{code}\n{result.stderr}"
 
 
-def _is_checkout_built(package_dir):
-    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    return any(p.name.endswith(suffixes) for p in (package_dir / "_kernels").iterdir())
+_SHOW = "import pyconv; pyconv.show_config(); print('IMPORTED', pyconv.__file__)"
 
 
-def test_commands_from_the_checkout_root_work_or_explain_themselves():
+def _imported_from(result):
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("IMPORTED")][-1]
+    return pathlib.Path(line.split(" ", 1)[1]).parent.parent
+
+
+def test_commands_from_the_checkout_root_work():
     if not (ROOT / "pyconv" / "__init__.py").exists():
         pytest.skip("no pyconv source tree next to these tests")
+    result = run_python(_SHOW, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "openmp:" in result.stdout
+    # A built checkout is the package; an unbuilt one hands over to the
+    # package under test, installed elsewhere.
+    expected = ROOT if pyconv._is_built(ROOT / "pyconv") else pathlib.Path(PACKAGE_PARENT)
+    assert _imported_from(result) == expected
     if pathlib.Path(PACKAGE_PARENT) == ROOT:       # this checkout is the package under test
         result = run_python("from pyconv.__main__ import main; "
                             "raise SystemExit(main(['demo', '--epochs', '1', '--quiet']))",
                             cwd=ROOT, timeout=600)
         assert result.returncode == 0, result.stderr
         assert "test accuracy" in result.stdout
-    elif not _is_checkout_built(ROOT / "pyconv"):  # the package is installed elsewhere
-        result = run_python("import pyconv", cwd=ROOT)
-        assert result.returncode != 0
-        assert "source tree that was never built" in result.stderr
-        assert "pip install -e ." in result.stderr
-    else:
-        pytest.skip("a built checkout that is not the package under test")
 
 
-def test_an_unbuilt_source_tree_raises_a_clear_import_error(tmp_path):
+def _unbuilt_copy(tmp_path):
     installed = pathlib.Path(PACKAGE_PARENT) / "pyconv"
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     shutil.copytree(installed, tmp_path / "pyconv",
                     ignore=lambda d, names: [n for n in names if n.endswith(suffixes)
-                                             or n == "__pycache__"])
-    result = run_python("import pyconv", cwd=tmp_path)
+                                             or n in ("__pycache__", "pyconv.libs")])
+    assert not pyconv._is_built(tmp_path / "pyconv")
+
+
+def test_an_unbuilt_source_tree_hands_over_to_the_built_package(tmp_path):
+    _unbuilt_copy(tmp_path)
+    result = run_python(_SHOW, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _imported_from(result) == pathlib.Path(PACKAGE_PARENT)
+    result = run_python("import runpy; runpy.run_module('pyconv', run_name='__main__')",
+                        "info", cwd=tmp_path)
+    assert result.returncode == 0 and "simd:" in result.stdout, result.stderr
+
+
+def test_an_unbuilt_source_tree_alone_raises_a_clear_import_error(tmp_path):
+    _unbuilt_copy(tmp_path)
+    # -S -E: no site-packages, no PYTHONPATH, so no built pyconv to hand over to.
+    result = run_python("import sys; sys.path.insert(0, ''); import pyconv", cwd=tmp_path,
+                        flags=("-S", "-E"))
     assert result.returncode != 0
     assert "ImportError: pyconv's compiled kernels are missing" in result.stderr
+    assert "no built pyconv is installed" in result.stderr
     assert str(tmp_path / "pyconv") in result.stderr
