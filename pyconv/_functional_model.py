@@ -543,7 +543,7 @@ class Model(Trainer):
                 per_output = [metrics or []] * len(self._outputs)
             self.metrics = [_OutputMetric(metrics_module.get(m), k, self.output_names[k], self)
                             for k, ms in enumerate(per_output) for m in ms]
-            self._metric_identifiers = [m.name for m in self.metrics]
+            self._metric_identifiers = [m for ms in per_output for m in ms]
         self._loss_weights = weights
 
     # ------------------------------------------------------------- data in/out

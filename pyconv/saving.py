@@ -215,14 +215,20 @@ def _compile_config(model):
     if type(optimizer) not in set(optimizers._BY_NAME.values()) or (
             callable(lr) and type(lr) not in set(optimizers.schedules._BY_NAME.values())):
         problems.append(f"optimizer {optimizer!r}")
-    if loss is not None and type(loss) not in set(losses._BY_NAME.values()):
-        problems.append(f"loss {loss!r}")
-    metric_names = []
+    # A model with several outputs has a list of losses (one per output) and
+    # metrics that each belong to one output (`index`).
+    several = isinstance(loss, list)
+    for one in (loss if several else [loss]):
+        if one is not None and type(one) not in set(losses._BY_NAME.values()):
+            problems.append(f"loss {one!r}")
+    metric_names = [[] for _ in loss] if several else []
     for identifier, metric in zip(model._metric_identifiers, model.metrics):
+        names = metric_names[metric.index] if several else metric_names
+        inner = metric.metric if several else metric
         if isinstance(identifier, str):
-            metric_names.append(identifier)
-        elif type(metric) in _metric_names() and metric.name == _metric_names()[type(metric)]:
-            metric_names.append(metric.name)
+            names.append(identifier)
+        elif type(inner) in _metric_names() and inner.name == _metric_names()[type(inner)]:
+            names.append(inner.name)
         else:
             problems.append(f"metric {metric!r}")
     if problems:
@@ -230,12 +236,19 @@ def _compile_config(model):
                       f"cannot describe ({', '.join(problems)}); compile the loaded model "
                       "yourself.", UserWarning, stacklevel=4)
         return None
-    return {
+
+    def describe(one):
+        return None if one is None else {"class_name": type(one).__name__,
+                                         "config": one.get_config()}
+
+    config = {
         "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
-        "loss": None if loss is None else {"class_name": type(loss).__name__,
-                                           "config": loss.get_config()},
+        "loss": [describe(one) for one in loss] if several else describe(loss),
         "metrics": metric_names,
     }
+    if several:
+        config["loss_weights"] = list(model._loss_weights)
+    return config
 
 
 def _metric_names():
@@ -607,8 +620,15 @@ def _compile_from_config(archive, model, compile_config):
     try:
         optimizer = optimizers.get(compile_config["optimizer"])
         loss_config = compile_config.get("loss")
-        loss = None if loss_config is None else losses.get(loss_config)
-        model.compile(optimizer=optimizer, loss=loss, metrics=compile_config.get("metrics"))
+        if isinstance(loss_config, list):       # one loss per output
+            loss = [losses.get(one) for one in loss_config]
+        else:
+            loss = None if loss_config is None else losses.get(loss_config)
+        extra = {}
+        if "loss_weights" in compile_config:
+            extra["loss_weights"] = compile_config["loss_weights"]
+        model.compile(optimizer=optimizer, loss=loss, metrics=compile_config.get("metrics"),
+                      **extra)
     except (KeyError, TypeError, ValueError) as exc:
         archive._fail(f"its compile_config is invalid ({exc})")
     state = archive.config.get("optimizer_state")

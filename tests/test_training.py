@@ -9,7 +9,7 @@ import pytest
 
 from pyconv import losses, metrics, optimizers
 from pyconv.callbacks import Callback, LambdaCallback
-from pyconv.models import Sequential
+from pyconv.models import Model, Sequential
 from pyconv.utils import set_random_seed
 
 from pyconv.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, Softmax
@@ -22,6 +22,18 @@ def blobs(rng, n=96, features=4, classes=3, dtype=np.float32):
     y = rng.integers(0, classes, size=n)
     x = centers[y] + rng.normal(size=(n, features))
     return x.astype(dtype), y
+
+
+def small_graph_model(seed=0, features=4, classes=3, **compile_kw):
+    """`small_model` written with the Functional API (a graph `Model`)."""
+    inputs = Input((features,))
+    hidden = Dense(8, activation="relu")(inputs)
+    model = Model(inputs, Dense(classes, activation="softmax")(hidden), seed=seed)
+    compile_kw.setdefault("optimizer", optimizers.Adam(0.05))
+    compile_kw.setdefault("loss", "sparse_categorical_crossentropy")
+    compile_kw.setdefault("metrics", ["accuracy"])
+    model.compile(**compile_kw)
+    return model
 
 
 def small_model(seed=0, features=4, classes=3, softmax_layer=False, **compile_kw):
@@ -262,13 +274,15 @@ class _SendSigint(Callback):
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
                     reason="needs POSIX signals")
-def test_ctrl_c_stops_after_batch_and_returns_history(rng, capsys, request):
+@pytest.mark.parametrize("make_model", [small_model, small_graph_model],
+                         ids=["sequential", "graph"])
+def test_ctrl_c_stops_after_batch_and_returns_history(make_model, rng, capsys, request):
     # A suite started in the background inherits SIGINT ignored; use Python's
     # handler for this test and put the inherited one back afterwards.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     x, y = blobs(rng, n=64)
-    model = small_model()
+    model = make_model()
     sender = _SendSigint(epoch=1, batch=0)
     ended = []
     history = model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[
