@@ -28,6 +28,8 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_backward",
     "avg_pool2d",
+    "affine_resample",
+    "affine_resample_backward",
     "avg_pool2d_backward",
 ]
 
@@ -501,3 +503,82 @@ def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0,
         if rows.stop > rows.start and cols.stop > cols.start:
             grad_x[:, :, rows, cols] += (grad_output[:, :, i, j] / dtype(divisor))[:, :, None, None]
     return grad_x
+
+
+def _fixed_index(index, size, fill_mode):
+    """Keras's out-of-range index rule per fill mode (integer arrays)."""
+    if fill_mode == "wrap":
+        return index % size
+    if fill_mode == "reflect":   # (d c b a | a b c d | d c b a)
+        period = 2 * size
+        index = index % period
+        return np.where(index >= size, period - 1 - index, index)
+    return np.clip(index, 0, size - 1)
+
+
+class _AffineSampling:
+    """``out[b, :, i, j] = sum_k w_k * x[b, :, r_k, c_k] (+ fill)``: an affine
+    resampling of a batch, kept so its transpose gives the gradient."""
+
+    def __init__(self, matrices, shape, interpolation, fill_mode, fill_value):
+        n, _, h, w = shape
+        rows, cols = np.meshgrid(np.arange(h, dtype=np.float64),
+                                 np.arange(w, dtype=np.float64), indexing="ij")
+        a0, a1, a2, b0, b1, b2 = (matrices[:, k, None, None] for k in range(6))
+        src_cols = a0 * cols + a1 * rows + a2
+        src_rows = b0 * cols + b1 * rows + b2
+        axes = []
+        for coordinate, size in ((src_rows, h), (src_cols, w)):
+            if interpolation == "nearest":
+                nodes = [(np.round(coordinate).astype(np.intp), np.ones_like(coordinate))]
+            else:
+                lower = np.floor(coordinate)
+                upper_weight = coordinate - lower
+                lower = lower.astype(np.intp)
+                nodes = [(lower, 1.0 - upper_weight), (lower + 1, upper_weight)]
+            axes.append([(_fixed_index(i, size, fill_mode),
+                          (i >= 0) & (i < size) if fill_mode == "constant" else None, wt)
+                         for i, wt in nodes])
+        base = np.arange(n)[:, None, None] * (h * w)
+        self.terms, fill = [], np.zeros((n, h, w))
+        for r, r_valid, r_w in axes[0]:
+            for c, c_valid, c_w in axes[1]:
+                weight = r_w * c_w
+                if r_valid is not None:
+                    valid = r_valid & c_valid
+                    fill += np.where(valid, 0.0, weight)
+                    weight = np.where(valid, weight, 0.0)
+                self.terms.append(((base + r * w + c).reshape(-1), weight.reshape(-1, 1)))
+        self.fill = fill.reshape(-1, 1) * fill_value if fill_mode == "constant" else None
+        self.shape = shape
+
+    def apply(self, x):
+        n, c, h, w = self.shape
+        flat = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, c)
+        out = np.zeros_like(flat)
+        for index, weight in self.terms:
+            out += weight * flat[index]
+        if self.fill is not None:
+            out += self.fill
+        return np.ascontiguousarray(out.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+
+    def transpose(self, grad):
+        n, c, h, w = self.shape
+        flat = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, c)
+        out = np.zeros_like(flat)
+        for index, weight in self.terms:
+            np.add.at(out, index, weight * flat)
+        return np.ascontiguousarray(out.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+
+
+def affine_resample(x, matrices, interpolation, fill_mode, fill_value=0.0):
+    """Resample each image ``x[b]`` through its affine map ``matrices[b]``
+    (Keras's ``(a0, a1, a2, b0, b1, b2)``, see `pyconv.layers.RandomRotation`)."""
+    sampling = _AffineSampling(matrices, x.shape, interpolation, fill_mode, fill_value)
+    return sampling.apply(x)
+
+
+def affine_resample_backward(grad_output, matrices, interpolation, fill_mode):
+    """The input gradient of `affine_resample` (its linear map transposed)."""
+    sampling = _AffineSampling(matrices, grad_output.shape, interpolation, fill_mode, 0.0)
+    return sampling.transpose(grad_output)

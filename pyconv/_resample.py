@@ -158,3 +158,29 @@ def _interpolate_backward(grad_output, input_shape, scale_factor, mode, align_co
     rows, cols = _resample_matrices(input_shape[2:], grad_output.shape[2:], scale_factor, mode,
                                     align_corners, grad_output.dtype)
     return np.ascontiguousarray(np.matmul(np.matmul(rows.T, grad_output), cols))
+
+
+# --------------------------------------------------------------------------
+# Affine resampling (RandomTranslation, RandomRotation)
+# --------------------------------------------------------------------------
+_FILL_MODES = {"reflect": 0, "wrap": 1, "constant": 2, "nearest": 3}   # resample.pxi's enum
+
+
+def _affine_resample_forward(x, matrices, interpolation, fill_mode, fill_value):
+    """Each image ``x[b]`` resampled through its affine map ``matrices[b]``."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _dispatch.kernels("pool").affine_resample_forward(
+        x, np.ascontiguousarray(matrices, dtype=np.float64), out, interpolation == "bilinear",
+        _FILL_MODES[fill_mode], float(fill_value), effective_n_threads(8 * x.size))
+    return out
+
+
+def _affine_resample_backward(grad_output, matrices, interpolation, fill_mode):
+    """The input gradient of `_affine_resample_forward`."""
+    grad = np.ascontiguousarray(grad_output)
+    grad_x = np.empty_like(grad)
+    _dispatch.kernels("pool").affine_resample_backward(
+        grad, np.ascontiguousarray(matrices, dtype=np.float64), grad_x,
+        interpolation == "bilinear", _FILL_MODES[fill_mode], effective_n_threads(8 * grad.size))
+    return grad_x

@@ -1,4 +1,5 @@
-# Pooling kernels: max and average pooling, forward and backward.
+# Pooling kernels: max and average pooling, forward and backward; affine
+# resampling (resample.pxi, included at the end).
 #
 # Every kernel fills caller-allocated arrays with the GIL released. Shapes and
 # hyper-parameters were checked in Python (pyconv.functional); nothing here
@@ -630,3 +631,4 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] grad_out,   # IN
                 _avg_backward_plane(gyp + plane * out_size, gxp + plane * in_size,
                                     H, W, Ho, Wo, kh, kw, sh, sw, ph, pw,
                                     count_include_pad, divisor_override)
+include "resample.pxi"

@@ -10,7 +10,11 @@ trains reproducibly.
 affine map exactly as Keras does: output pixel ``(row, col)`` reads the
 input at ``col' = a0*col + a1*row + a2``, ``row' = b0*col + b1*row + b2``
 (pixel centres at integer coordinates), bilinearly or from the nearest
-pixel, with Keras's fill modes outside the image.
+pixel, with Keras's fill modes outside the image. The resampling and its
+gradient run in a compiled kernel (``affine_resample_forward`` /
+``_backward`` in ``pyconv/_kernels/resample.pxi``), one image per thread;
+``pyconv._reference.affine_resample`` is the numpy reference it is tested
+against.
 """
 import math
 import numbers
@@ -209,72 +213,6 @@ class RandomCrop(_RandomLayer):
         return config
 
 
-def _fixed_index(index, size, fill_mode):
-    """Keras's out-of-range index rule per fill mode (integer arrays)."""
-    if fill_mode == "wrap":
-        return index % size
-    if fill_mode == "reflect":   # (d c b a | a b c d | d c b a)
-        period = 2 * size
-        index = index % period
-        return np.where(index >= size, period - 1 - index, index)
-    return np.clip(index, 0, size - 1)
-
-
-class _Sampling:
-    """``out[b, :, i, j] = sum_k w_k * x[b, :, r_k, c_k] (+ fill)``: an affine
-    resampling of a batch, kept so its transpose gives the gradient."""
-
-    def __init__(self, matrices, shape, interpolation, fill_mode, fill_value):
-        n, _, h, w = shape
-        rows, cols = np.meshgrid(np.arange(h, dtype=np.float64),
-                                 np.arange(w, dtype=np.float64), indexing="ij")
-        a0, a1, a2, b0, b1, b2 = (matrices[:, k, None, None] for k in range(6))
-        src_cols = a0 * cols + a1 * rows + a2
-        src_rows = b0 * cols + b1 * rows + b2
-        axes = []
-        for coordinate, size in ((src_rows, h), (src_cols, w)):
-            if interpolation == "nearest":
-                nodes = [(np.round(coordinate).astype(np.intp), np.ones_like(coordinate))]
-            else:
-                lower = np.floor(coordinate)
-                upper_weight = coordinate - lower
-                lower = lower.astype(np.intp)
-                nodes = [(lower, 1.0 - upper_weight), (lower + 1, upper_weight)]
-            axes.append([(_fixed_index(i, size, fill_mode),
-                          (i >= 0) & (i < size) if fill_mode == "constant" else None, wt)
-                         for i, wt in nodes])
-        base = np.arange(n)[:, None, None] * (h * w)
-        self.terms, fill = [], np.zeros((n, h, w))
-        for r, r_valid, r_w in axes[0]:
-            for c, c_valid, c_w in axes[1]:
-                weight = r_w * c_w
-                if r_valid is not None:
-                    valid = r_valid & c_valid
-                    fill += np.where(valid, 0.0, weight)
-                    weight = np.where(valid, weight, 0.0)
-                self.terms.append(((base + r * w + c).reshape(-1), weight.reshape(-1, 1)))
-        self.fill = fill.reshape(-1, 1) * fill_value if fill_mode == "constant" else None
-        self.shape = shape
-
-    def apply(self, x):
-        n, c, h, w = self.shape
-        flat = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, c)
-        out = np.zeros_like(flat)
-        for index, weight in self.terms:
-            out += weight * flat[index]
-        if self.fill is not None:
-            out += self.fill
-        return np.ascontiguousarray(out.reshape(n, h, w, c).transpose(0, 3, 1, 2))
-
-    def transpose(self, grad):
-        n, c, h, w = self.shape
-        flat = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, c)
-        out = np.zeros_like(flat)
-        for index, weight in self.terms:
-            np.add.at(out, index, weight * flat)
-        return np.ascontiguousarray(out.reshape(n, h, w, c).transpose(0, 3, 1, 2))
-
-
 class _AffineLayer(_RandomLayer):
     """Shared by `RandomTranslation` and `RandomRotation`: draw one affine
     map per image in training, resample, and transpose it in ``backward``."""
@@ -289,21 +227,23 @@ class _AffineLayer(_RandomLayer):
         self.fill_value = float(fill_value)
 
     def forward(self, x, training=False):
-        self._cache["sampling"] = None
+        self._cache["matrices"] = None
         if not training:
             return x
-        sampling = _Sampling(self._matrices(x.shape), x.shape, self.interpolation,
-                             self.fill_mode, self.fill_value)
-        self._cache["sampling"] = sampling
-        return sampling.apply(x).astype(self.dtype, copy=False)
+        matrices = self._matrices(x.shape)
+        self._cache["matrices"] = matrices
+        return _resample._affine_resample_forward(x, matrices, self.interpolation,
+                                                  self.fill_mode, self.fill_value)
 
     def backward(self, grad, need_input_grad=True):
         self.grads = []
         if not need_input_grad:
             return None
-        sampling = self._cache.get("sampling")
-        return grad if sampling is None else sampling.transpose(grad).astype(self.dtype,
-                                                                             copy=False)
+        matrices = self._cache.get("matrices")
+        if matrices is None:
+            return grad
+        return _resample._affine_resample_backward(grad, matrices, self.interpolation,
+                                                   self.fill_mode)
 
     def get_config(self):
         config = super().get_config()
