@@ -11,6 +11,7 @@ import importlib.util
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 
@@ -32,6 +33,25 @@ def declared_requirements(path):
     return names
 
 
+def _run_script(script, cwd, env):
+    """Run ``script`` in its own process group; on timeout kill the whole
+    group (joblib's worker processes too, which would otherwise outlive the
+    test and load the machine) and fail with what it printed."""
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=hasattr(os, "killpg"))
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:                                   # no process groups here
+            proc.kill()
+        stdout, _ = proc.communicate()
+        pytest.fail(f"{script.name} did not finish in {TIMEOUT:.0f} s:\n{stdout}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 @pytest.mark.example
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script, tmp_path):
@@ -41,11 +61,7 @@ def test_example_runs(script, tmp_path):
     out_dir = tmp_path / "out"
     env = child_env(PYCONV_EXAMPLES_OUT=out_dir, MPLBACKEND="Agg",
                     OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    try:
-        result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"{script.name} did not finish in {TIMEOUT:.0f} s:\n{exc.stdout}")
+    result = _run_script(script, tmp_path, env)
     if result.returncode != 0:
         missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", result.stderr)
         if missing and missing.group(1).split(".")[0] in OPTIONAL_MODULES:
