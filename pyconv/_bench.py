@@ -317,7 +317,7 @@ def run(threads=(1, 2), only=None, reference=True, pool=True, out=print, quick=F
         f"({pyconv._dispatch.simd_reason()}), "
         f"torch {torch.__version__ if torch else 'not installed'}; medians of interleaved calls, "
         "float32; %pk = GFLOP/s / peak (fwd: direct-conv FLOPs, bwd: 2x); "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+        + _process_env_line())
     for n_threads in threads:
         pyconv.set_num_threads(n_threads)
         if torch is not None:
@@ -393,26 +393,45 @@ def run_scaling(only=None, out=print):
     pyconv.set_num_threads(None)
 
 
-def _reexec_with_passive_openmp(argv):
-    """Re-run this benchmark with ``OMP_WAIT_POLICY=PASSIVE`` unless set.
+# The process-wide settings both libraries run under when they share a
+# process, each read once when its library loads (hence a re-exec):
+# - OpenMP waits passively. torch bundles its own OpenMP runtime;
+#   interleaving its calls with pyconv's leaves one runtime's threads
+#   spinning while the other's work: with 2 threads on 2 cores every barrier
+#   then waits for a descheduled thread (measured: 12-48 ms per call instead
+#   of 1-7 ms, for both libraries).
+# - glibc's heap keeps fixed thresholds. By default a freed block above the
+#   mmap threshold raises that threshold, and the heap top is given back
+#   above twice it; the two libraries' allocations of different sizes then
+#   keep moving the thresholds, and each call's fresh output array lands in
+#   pages just returned to the OS: 480-520 page faults per call, 1.5 ms of a
+#   1.3 ms depthwise forward (a process running only pyconv, or only torch,
+#   takes none in steady state).
+SHARED_PROCESS_ENV = {
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024),
+}
 
-    torch bundles its own OpenMP runtime. Interleaving its calls with
-    pyconv's leaves one runtime's threads spinning while the other's work:
-    with 2 threads on 2 cores, every barrier then waits for a descheduled
-    thread (measured: 12-48 ms per call instead of 1-7 ms, for both
-    libraries). The variable is read when a runtime loads, hence the re-exec.
-    """
+
+def _reexec_in_shared_process_env(argv):
+    """Re-run this benchmark with `SHARED_PROCESS_ENV` (what the user set wins)."""
     import subprocess
     import sys
 
     import pyconv
 
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    env = {**SHARED_PROCESS_ENV, **os.environ}
     root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "pyconv._bench", *argv]
     # Not in the current directory: a source tree there would shadow pyconv.
     return subprocess.run(cmd, env=env, check=False, cwd=tempfile.gettempdir()).returncode
+
+
+def _process_env_line():
+    """The `SHARED_PROCESS_ENV` settings in force, for the tables' header."""
+    return ", ".join(f"{name}={os.environ.get(name, 'unset')}" for name in SHARED_PROCESS_ENV)
 
 
 QUICK_SHAPES = ("lenet2", "cifar1", "pw1x1")
@@ -434,11 +453,11 @@ def main(argv=None, prog="python -m pyconv bench"):
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
+    if (not SHARED_PROCESS_ENV.keys() <= os.environ.keys() and "--lenet-worker" not in argv
             and "--lenet-only" not in argv and "--scaling" not in argv
             and not {"-h", "--help"} & set(argv)           # usage keeps its own prog name
             and importlib.util.find_spec("torch") is not None):
-        raise SystemExit(_reexec_with_passive_openmp(argv))
+        raise SystemExit(_reexec_in_shared_process_env(argv))
     if "--inference" in argv:
         from . import _bench_inference
 

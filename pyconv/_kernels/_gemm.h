@@ -116,36 +116,29 @@ static void pyconv_pack_a(int trans, const float *a, ptrdiff_t lda, ptrdiff_t i0
     for (ib = 0; ib < mc; ib += PYCONV_MR) {
         ptrdiff_t mr = mc - ib < PYCONV_MR ? mc - ib : PYCONV_MR;
         if (!trans) {
+            /* Eight k at a time through register transposes of eight rows
+             * (rows past mr, and the last group's padding, are zero); a
+             * group's 8-float store spills zeros into the next group's or
+             * k's slots, which the next store overwrites (hence the slack
+             * of PYCONV_PACK_SLACK floats after a packed A). */
             const float *rows[PYCONV_MR];
             for (r = 0; r < PYCONV_MR; r++)
                 rows[r] = a + (i0 + ib + (r < mr ? r : 0)) * lda + p0;
-            if (mr == PYCONV_MR) {
-                /* Eight k at a time through register transposes of eight
-                 * rows (the last group padded with zero rows); a group's
-                 * 8-float store spills zeros into the next group's or k's
-                 * slots, which the next store overwrites (hence the slack
-                 * of PYCONV_PACK_SLACK floats after a packed A). */
-                for (p = 0; p + 8 <= kc; p += 8) {
-                    __m256 r[PYCONV_MR8][8];
-                    ptrdiff_t g;
-                    for (r_ = 0; r_ < 8 * PYCONV_MR8; r_++)
-                        r[r_ / 8][r_ % 8] = r_ < PYCONV_MR ? _mm256_loadu_ps(rows[r_] + p)
-                                                           : _mm256_setzero_ps();
-                    for (g = 0; g < PYCONV_MR8; g++) pyconv_transpose8(r[g]);
-                    for (r_ = 0; r_ < 8; r_++)
-                        for (g = 0; g < PYCONV_MR8; g++)
-                            _mm256_storeu_ps(dst + r_ * PYCONV_MR + 8 * g, r[g][r_]);
-                    dst += 8 * PYCONV_MR;
-                }
-                for (; p < kc; p++) {
-                    for (r = 0; r < PYCONV_MR; r++) dst[r] = rows[r][p];
-                    dst += PYCONV_MR;
-                }
-            } else {
-                for (p = 0; p < kc; p++) {
-                    for (r = 0; r < PYCONV_MR; r++) dst[r] = r < mr ? rows[r][p] : 0.0f;
-                    dst += PYCONV_MR;
-                }
+            for (p = 0; p + 8 <= kc; p += 8) {
+                __m256 r[PYCONV_MR8][8];
+                ptrdiff_t g;
+                for (r_ = 0; r_ < 8 * PYCONV_MR8; r_++)
+                    r[r_ / 8][r_ % 8] = r_ < mr ? _mm256_loadu_ps(rows[r_] + p)
+                                                : _mm256_setzero_ps();
+                for (g = 0; g < PYCONV_MR8; g++) pyconv_transpose8(r[g]);
+                for (r_ = 0; r_ < 8; r_++)
+                    for (g = 0; g < PYCONV_MR8; g++)
+                        _mm256_storeu_ps(dst + r_ * PYCONV_MR + 8 * g, r[g][r_]);
+                dst += 8 * PYCONV_MR;
+            }
+            for (; p < kc; p++) {
+                for (r = 0; r < PYCONV_MR; r++) dst[r] = r < mr ? rows[r][p] : 0.0f;
+                dst += PYCONV_MR;
             }
         } else {
             /* op(A)[i][p] = a[p * lda + i]: six contiguous values per p. */
@@ -180,37 +173,28 @@ static void pyconv_pack_b(int trans, const float *b, ptrdiff_t ldb, ptrdiff_t p0
         return;
     }
     for (jb = 0; jb < nc; jb += PYCONV_NR) {
+        /* op(B)[p][j] = b[j * ldb + p]: 8x8 register transposes per eight k
+         * and eight columns (columns past nc zero), then the k left over
+         * one by one. */
         ptrdiff_t nr = nc - jb < PYCONV_NR ? nc - jb : PYCONV_NR;
-        if (nr == PYCONV_NR) {
-            /* op(B)[p][j] = b[j * ldb + p]: NR/8 8x8 register transposes
-             * per eight k, then the k left over one by one. */
-            const float *src = b + (j0 + jb) * ldb + p0;
-            for (p = 0; p + 8 <= kc; p += 8) {
-                __m256 r[PYCONV_NR / 8][8];
-                ptrdiff_t h;
-                for (h = 0; h < PYCONV_NR / 8; h++) {
-                    for (j = 0; j < 8; j++) r[h][j] = _mm256_loadu_ps(src + (8 * h + j) * ldb + p);
-                    pyconv_transpose8(r[h]);
-                }
+        const float *src = b + (j0 + jb) * ldb + p0;
+        for (p = 0; p + 8 <= kc; p += 8) {
+            __m256 r[PYCONV_NR / 8][8];
+            ptrdiff_t h;
+            for (h = 0; h < PYCONV_NR / 8; h++) {
                 for (j = 0; j < 8; j++)
-                    for (h = 0; h < PYCONV_NR / 8; h++)
-                        _mm256_store_ps(dst + (p + j) * PYCONV_NR + 8 * h, r[h][j]);
+                    r[h][j] = 8 * h + j < nr ? _mm256_loadu_ps(src + (8 * h + j) * ldb + p)
+                                             : _mm256_setzero_ps();
+                pyconv_transpose8(r[h]);
             }
-            for (; p < kc; p++)
-                for (j = 0; j < PYCONV_NR; j++) dst[p * PYCONV_NR + j] = src[j * ldb + p];
-            dst += kc * PYCONV_NR;
-        } else {
-            for (j = 0; j < PYCONV_NR; j++) {
-                float *d = dst + j;
-                if (j < nr) {
-                    const float *src = b + (j0 + jb + j) * ldb + p0;
-                    for (p = 0; p < kc; p++) d[p * PYCONV_NR] = src[p];
-                } else {
-                    for (p = 0; p < kc; p++) d[p * PYCONV_NR] = 0.0f;
-                }
-            }
-            dst += kc * PYCONV_NR;
+            for (j = 0; j < 8; j++)
+                for (h = 0; h < PYCONV_NR / 8; h++)
+                    _mm256_store_ps(dst + (p + j) * PYCONV_NR + 8 * h, r[h][j]);
         }
+        for (; p < kc; p++)
+            for (j = 0; j < PYCONV_NR; j++)
+                dst[p * PYCONV_NR + j] = j < nr ? src[j * ldb + p] : 0.0f;
+        dst += kc * PYCONV_NR;
     }
 }
 
