@@ -405,8 +405,11 @@ def run_scaling(only=None, out=print):
 #   above twice it; the two libraries' allocations of different sizes then
 #   keep moving the thresholds, and each call's fresh output array lands in
 #   pages just returned to the OS: 480-520 page faults per call, 1.5 ms of a
-#   1.3 ms depthwise forward (a process running only pyconv, or only torch,
-#   takes none in steady state).
+#   1.3 ms depthwise forward. A process running only pyconv takes none;
+#   one running only torch takes its own (6100 per depthwise forward, which
+#   then runs in 17 ms instead of 3.1): the fixed thresholds spare torch
+#   those too, so the tables compare kernels, not heaps. `--default-heap`
+#   keeps glibc's defaults instead.
 SHARED_PROCESS_ENV = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
@@ -421,7 +424,10 @@ def _reexec_in_shared_process_env(argv):
 
     import pyconv
 
-    env = {**SHARED_PROCESS_ENV, **os.environ}
+    settings = dict(SHARED_PROCESS_ENV)
+    if "--default-heap" in argv:
+        settings = {"OMP_WAIT_POLICY": settings["OMP_WAIT_POLICY"]}
+    env = {**settings, **os.environ}
     root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "pyconv._bench", *argv]
@@ -453,7 +459,7 @@ def main(argv=None, prog="python -m pyconv bench"):
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if (not SHARED_PROCESS_ENV.keys() <= os.environ.keys() and "--lenet-worker" not in argv
+    if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
             and "--lenet-only" not in argv and "--scaling" not in argv
             and not {"-h", "--help"} & set(argv)           # usage keeps its own prog name
             and importlib.util.find_spec("torch") is not None):
@@ -462,6 +468,7 @@ def main(argv=None, prog="python -m pyconv bench"):
         from . import _bench_inference
 
         argv.remove("--inference")
+        argv = [arg for arg in argv if arg != "--default-heap"]   # (used by the re-exec)
         script = prog.endswith(".py")      # benchmarks/bench_inference.py names itself
         return _bench_inference.main(argv, prog=prog if script else f"{prog} --inference")
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
@@ -474,6 +481,9 @@ def main(argv=None, prog="python -m pyconv bench"):
     parser.add_argument("--no-reference", action="store_true",
                         help="skip the numpy im2col reference columns")
     parser.add_argument("--no-pool", action="store_true", help="skip the pooling table")
+    parser.add_argument("--default-heap", action="store_true",
+                        help="keep glibc's adaptive heap thresholds (by default both "
+                             "libraries run under fixed ones; see SHARED_PROCESS_ENV)")
     parser.add_argument("--inference", action="store_true",
                         help="time model.predict against PyTorch and ONNX Runtime instead "
                              "(see `bench --inference --help`)")
