@@ -32,7 +32,7 @@ from ._shapes import NUMPY_PAD_MODE, conv_output_size
 from ._threads import blas_single_threaded, effective_n_threads
 
 __all__ = ["FORWARD", "INPUT_GRAD", "WEIGHT_GRAD", "Conv", "Plan", "select",
-           "conv2d_forward", "conv2d_backward"]
+           "bind_forward", "conv2d_forward", "conv2d_backward"]
 
 FORWARD, INPUT_GRAD, WEIGHT_GRAD = "forward", "input_grad", "weight_grad"
 
@@ -70,29 +70,6 @@ def _workspace(key, shape, dtype):
         if nbytes <= _SCRATCH_KEEP_BYTES:
             cache[(key, dtype)] = buf
     return buf[:size].reshape(shape)
-
-
-# --------------------------------------------------------------------------
-# Weights an algorithm transforms or packs (Winograd's U, the direct
-# kernels' layouts) are recomputed on every call: in training they change
-# between calls. A compiled inference plan (pyconv._inference) holds its
-# weights fixed, so while it runs it lends this thread its table and each
-# transform runs once per plan instead of once per batch.
-# --------------------------------------------------------------------------
-_prepared = threading.local()
-
-
-def _prepared_weights(kind, weight, extra, compute):
-    """``compute()``, remembered in the running plan's table (if any) under
-    ``(kind, weight, extra)``."""
-    table = getattr(_prepared, "table", None)
-    if table is None:
-        return compute()
-    key = (kind, id(weight), extra)
-    hit = table.get(key)
-    if hit is None or hit[0] is not weight:
-        hit = table[key] = (weight, compute())
-    return hit[1]
 
 
 # The kernels take a bias array even when told there is none (has_bias
@@ -289,19 +266,16 @@ def _flipped_weight(weight, groups):
     return np.ascontiguousarray(flipped.reshape(groups * c_per_group, c_out // groups, kh, kw))
 
 
-def _im2col_gemm_forward(kernels, plan, conv, x, weight, bias, out, n_threads, relu):
+def _im2col_gemm_forward(kernels, plan, conv, weight, bias, out, n_threads, relu):
     (top, _), (left, _) = conv.padding
-    c_out, groups = conv.weight_shape[0], conv.groups
-    workspace = _workspace("col", (n_threads, plan.workspace), x.dtype)
-    with blas_single_threaded():
-        kernels.conv2d_forward(x, weight, _no_bias(x.dtype) if bias is None else bias, out,
-                               workspace,
-                               _packed_weight_scratch(kernels, c_out // groups, conv.k, groups,
-                                                      x.dtype),
-                               conv.stride[0], conv.stride[1], top, left, conv.dilation[0],
-                               conv.dilation[1], groups, bias is not None,
-                               plan.blocking["tile"], n_threads)
-    return False
+    c_out, groups, dtype = conv.weight_shape[0], conv.groups, conv.dtype
+    forward = kernels.conv2d_forward
+    args = (weight, _no_bias(dtype) if bias is None else bias, out,
+            _workspace("col", (n_threads, plan.workspace), dtype),
+            _packed_weight_scratch(kernels, c_out // groups, conv.k, groups, dtype),
+            conv.stride[0], conv.stride[1], top, left, conv.dilation[0], conv.dilation[1],
+            groups, bias is not None, plan.blocking["tile"], n_threads)
+    return lambda x: forward(x, *args), False
 
 
 def _im2col_gemm_backward_input(kernels, plan, conv, grad_output, weight, grad_x, n_threads):
@@ -450,26 +424,27 @@ def _winograd_weight_grad(grad_u, tile, out):
     out[...] = dw.reshape(3, c_out, c_in, 3).transpose(1, 2, 0, 3)
 
 
-def _winograd_forward(kernels, plan, conv, x, weight, bias, out, n_threads, relu,
+def _winograd_forward(kernels, plan, conv, weight, bias, out, n_threads, relu,
                       top=None, left=None):
     if top is None:
         (top, _), (left, _) = conv.padding
-    tile = plan.blocking["tile"]
-    workspace = _workspace("col", (n_threads, plan.workspace), x.dtype)
-    with blas_single_threaded():
-        u = _prepared_weights("winograd", weight, tile, lambda: _winograd_weights(weight, tile))
-        kernels.conv2d_winograd_forward(x, u, _no_bias(x.dtype) if bias is None else bias, out,
-                                        workspace, top, left, bias is not None, tile,
-                                        plan.blocking["rb"], n_threads)
-    return False
+    tile, dtype = plan.blocking["tile"], conv.dtype
+    forward = kernels.conv2d_winograd_forward
+    u = _winograd_weights(weight, tile)
+    args = (u, _no_bias(dtype) if bias is None else bias, out,
+            _workspace("col", (n_threads, plan.workspace), dtype), top, left, bias is not None,
+            tile, plan.blocking["rb"], n_threads)
+    return lambda x: forward(x, *args), False
 
 
 def _winograd_backward_input(kernels, plan, conv, grad_output, weight, grad_x, n_threads):
     # The input gradient of a stride-1 convolution is the convolution of
     # grad_output with the flipped weights (padding 2 - padding).
     (top, _), (left, _) = conv.padding
-    _winograd_forward(kernels, plan, conv, grad_output, _flipped_weight(weight, 1), None,
-                      grad_x, n_threads, False, top=2 - top, left=2 - left)
+    run, _ = _winograd_forward(kernels, plan, conv, _flipped_weight(weight, 1), None, grad_x,
+                               n_threads, False, top=2 - top, left=2 - left)
+    with blas_single_threaded():
+        run(grad_output)
 
 
 def _winograd_backward_weight(kernels, plan, conv, grad_output, x, grad_weight, grad_bias,
@@ -534,14 +509,16 @@ def _phase_padding(conv):
     return (top // dh, bottom // dh), (left // dw, right // dw)
 
 
-def _phase_forward(kernels, plan, conv, x, weight, bias, out, n_threads, relu):
+def _phase_forward(kernels, plan, conv, weight, bias, out, n_threads, relu):
     (dh, dw), (ho, wo) = conv.dilation, conv.out_hw
     n, c_out = conv.x_shape[0], conv.weight_shape[0]
-    y = _workspace("phase_out", (n * dh * dw, c_out, ho // dh, wo // dw), x.dtype)
-    conv2d_forward(_phase_split(x, dh, dw, "phase_in"), weight, bias, (1, 1),
-                   _phase_padding(conv), (1, 1), 1, "zeros", out=y)
-    _phase_merge(y, dh, dw, out)
-    return False
+
+    def run(x):
+        y = _workspace("phase_out", (n * dh * dw, c_out, ho // dh, wo // dw), x.dtype)
+        conv2d_forward(_phase_split(x, dh, dw, "phase_in"), weight, bias, (1, 1),
+                       _phase_padding(conv), (1, 1), 1, "zeros", out=y)
+        _phase_merge(y, dh, dw, out)
+    return run, False
 
 
 def _phase_backward(conv, grad_output, x, weight, grad_x, need_bias_grad):
@@ -642,22 +619,22 @@ def _pack_direct_c16(weight):
     return np.ascontiguousarray(weight.reshape(c_out // 16, 16, -1).transpose(0, 2, 1))
 
 
-def _direct_forward(kernels, plan, conv, x, weight, bias, out, n_threads, relu):
+def _direct_forward(kernels, plan, conv, weight, bias, out, n_threads, relu):
     (top, _), (left, _) = conv.padding
     padded_h, padded_w, offs = _direct_geometry(conv)
-    workspace = _workspace("col", (n_threads, plan.workspace), x.dtype)
-    bias_or_placeholder = _no_bias(x.dtype) if bias is None else bias
+    # One image per work unit: no more threads than images.
+    n_threads = min(n_threads, conv.x_shape[0])
+    workspace = _workspace("col", (n_threads, plan.workspace), conv.dtype)
+    bias_or_placeholder = _no_bias(conv.dtype) if bias is None else bias
     if plan.algorithm == "direct_c8":
-        wpk = _prepared_weights("direct_c8", weight, None, lambda: _pack_direct_c8(weight))
-        kernels.conv2d_direct_c8_forward(x, wpk, bias_or_placeholder, offs, out, workspace,
-                                         padded_h, padded_w, top, left, bias is not None,
-                                         relu, n_threads)
-        return relu
-    wpk = _prepared_weights("direct_c16", weight, None, lambda: _pack_direct_c16(weight))
-    kernels.conv2d_direct_c16_forward(x, wpk, bias_or_placeholder, offs, out, workspace,
-                                      padded_h, padded_w, top, left, bias is not None,
-                                      n_threads)
-    return False
+        forward = kernels.conv2d_direct_c8_forward
+        args = (_pack_direct_c8(weight), bias_or_placeholder, offs, out, workspace, padded_h,
+                padded_w, top, left, bias is not None, relu, n_threads)
+        return lambda x: forward(x, *args), relu
+    forward = kernels.conv2d_direct_c16_forward
+    args = (_pack_direct_c16(weight), bias_or_placeholder, offs, out, workspace, padded_h,
+            padded_w, top, left, bias is not None, n_threads)
+    return lambda x: forward(x, *args), False
 
 
 def _direct_backward_weight(kernels, plan, conv, grad_output, x, grad_weight, grad_bias,
@@ -701,20 +678,22 @@ def _depthwise_plan(direction, conv, n_threads):
     return Plan("depthwise", None, kh * kw * wo + padded_size, {})
 
 
-def _depthwise_forward(kernels, plan, conv, x, weight, bias, out, n_threads, relu,
+def _depthwise_forward(kernels, plan, conv, weight, bias, out, n_threads, relu,
                        top=None, left=None):
     if top is None:
         (top, _), (left, _) = conv.padding
     (sh, sw), (dh, dw) = conv.stride, conv.dilation
-    bias_or_placeholder = _no_bias(x.dtype) if bias is None else bias
+    bias_or_placeholder = _no_bias(conv.dtype) if bias is None else bias
     if plan.variant in ("s1", "rotated"):
-        workspace = _workspace("col", (n_threads, plan.workspace), x.dtype)
-        kernels.conv2d_depthwise_forward_s1(x, weight, bias_or_placeholder, out, workspace, top,
-                                            left, dh, dw, bias is not None, n_threads)
+        forward = kernels.conv2d_depthwise_forward_s1
+        args = (weight, bias_or_placeholder, out,
+                _workspace("col", (n_threads, plan.workspace), conv.dtype), top, left, dh, dw,
+                bias is not None, n_threads)
     else:
-        kernels.conv2d_depthwise_forward(x, weight, bias_or_placeholder, out, sh, sw, top, left,
-                                         dh, dw, bias is not None, n_threads)
-    return False
+        forward = kernels.conv2d_depthwise_forward
+        args = (weight, bias_or_placeholder, out, sh, sw, top, left, dh, dw, bias is not None,
+                n_threads)
+    return lambda x: forward(x, *args), False
 
 
 def _depthwise_backward_input(kernels, plan, conv, grad_output, weight, grad_x, n_threads):
@@ -722,9 +701,11 @@ def _depthwise_backward_input(kernels, plan, conv, grad_output, weight, grad_x, 
     (sh, sw), (dh, dw) = conv.stride, conv.dilation
     kh, kw = conv.weight_shape[2:]
     if plan.variant == "rotated":
-        _depthwise_forward(kernels, plan, conv, grad_output,
-                           np.ascontiguousarray(weight[:, :, ::-1, ::-1]), None, grad_x,
-                           n_threads, False, top=dh * (kh - 1) - top, left=dw * (kw - 1) - left)
+        run, _ = _depthwise_forward(kernels, plan, conv,
+                                    np.ascontiguousarray(weight[:, :, ::-1, ::-1]), None, grad_x,
+                                    n_threads, False, top=dh * (kh - 1) - top,
+                                    left=dw * (kw - 1) - left)
+        run(grad_output)
     else:
         kernels.conv2d_depthwise_backward_input(grad_output, weight, grad_x, sh, sw, top, left,
                                                 dh, dw, n_threads)
@@ -744,7 +725,12 @@ def _depthwise_backward_weight(kernels, plan, conv, grad_output, x, grad_weight,
 
 
 # Each algorithm's passes (forward, input gradient, weight gradient); the
-# phase split runs both gradients in one `_phase_backward`.
+# phase split runs both gradients in one `_phase_backward`. A forward pass
+# is bound once for a geometry: ``forward(kernels, plan, conv, weight,
+# bias, out, n_threads, relu)`` returns ``(run, fused)``, ``run(x)`` filling
+# ``out`` (weights transformed or packed, workspace taken, at binding) and
+# ``fused`` telling whether it applies the ReLU. ``_CALLS_BLAS`` forwards
+# must run inside `blas_single_threaded`.
 _PASSES = {
     "im2col_gemm": (_im2col_gemm_forward, _im2col_gemm_backward_input,
                     _im2col_gemm_backward_weight),
@@ -754,6 +740,7 @@ _PASSES = {
     "direct_c8": (_direct_forward, None, _direct_backward_weight),
     "depthwise": (_depthwise_forward, _depthwise_backward_input, _depthwise_backward_weight),
 }
+_CALLS_BLAS = frozenset({"im2col_gemm", "winograd"})
 
 
 # --------------------------------------------------------------------------
@@ -797,24 +784,65 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
     preallocated C-contiguous output to fill. With ``relu`` the result is
     ``np.maximum(conv2d(...), 0)`` (fused into the kernels that can).
     """
-    if padding_mode != "zeros" and any(padding[0] + padding[1]):
-        x = _pad_input(x, padding, padding_mode)
-        padding = ((0, 0), (0, 0))
-    conv = _geometry(x.shape, weight, stride, padding, dilation, groups, x.dtype)
-    n, c_out = x.shape[0], weight.shape[0]
+    run, out, calls_blas = _bind_forward(x.shape, x.dtype, weight, bias, stride, padding,
+                                         dilation, groups, padding_mode, out, relu)
+    if calls_blas:
+        with blas_single_threaded():
+            run(x)
+    else:
+        run(x)
+    return out
+
+
+def bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
+                 padding_mode, out, relu=False):
+    """`conv2d_forward` prepared once for inputs of ``x_shape``: ``run(x)``
+    fills ``out`` (and returns None).
+
+    Everything that depends only on the geometry and the weights is
+    decided now: the algorithm, the thread count, the workspace (this
+    Python thread's), transformed or packed weights. ``run`` must be called
+    from this thread, with the weights unchanged, inside
+    `blas_single_threaded` (as ``predict`` does).
+    """
+    return _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
+                         padding_mode, out, relu)[0]
+
+
+def _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
+                  padding_mode, out, relu):
+    """``(run, out, calls_blas)`` for `bind_forward` and `conv2d_forward`
+    (``out`` allocated when None)."""
+    pad_first = padding_mode != "zeros" and any(padding[0] + padding[1])
+    kernel_padding = padding
+    if pad_first:    # the input is padded by mode first, the kernels pad nothing
+        (top, bottom), (left, right) = padding
+        x_shape = tuple(x_shape[:2]) + (x_shape[2] + top + bottom, x_shape[3] + left + right)
+        kernel_padding = ((0, 0), (0, 0))
+    conv = _geometry(x_shape, weight, stride, kernel_padding, dilation, groups, dtype)
+    n, c_out = x_shape[0], weight.shape[0]
     if out is None:
-        out = np.empty((n, c_out) + conv.out_hw, dtype=x.dtype)
+        out = np.empty((n, c_out) + conv.out_hw, dtype=dtype)
     if n == 0:
-        fused = False
+        run, fused, calls_blas = (lambda x: None), False, False
     else:
         n_threads = effective_n_threads(2 * n * c_out * math.prod(conv.out_hw) * conv.k)
         plan = select(FORWARD, conv, n_threads)
-        forward = _PASSES[plan.algorithm][0]
-        fused = forward(_dispatch.kernels("conv"), plan, conv, x, weight, bias, out, n_threads,
-                        relu)
+        run, fused = _PASSES[plan.algorithm][0](_dispatch.kernels("conv"), plan, conv, weight,
+                                                bias, out, n_threads, relu)
+        calls_blas = plan.algorithm in _CALLS_BLAS
+    if pad_first:
+        padded_run = run
+
+        def run(x):
+            padded_run(_pad_input(x, padding, padding_mode))
     if relu and not fused:
-        np.maximum(out, 0, out=out)
-    return out
+        maximum, unfused_run = np.maximum, run
+
+        def run(x):
+            unfused_run(x)
+            maximum(out, 0, out=out)
+    return run, out, calls_blas
 
 
 def conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, padding_mode,

@@ -139,21 +139,25 @@ def _activation_in_place(act):
     return lambda y: act.forward(y, out=y)
 
 
+# A step builder returns ``(fn, out)``: ``fn(x)`` fills the buffer ``out``
+# (its return value unused), or, with ``out`` None, returns the step's result.
+# Kernel calls are bound once with every argument but the input, so a step
+# costs one Python call around the kernel.
 def _conv_step(stage, batch_shape, out, scratch):
     layer = stage.layer
     pads = layer._pads if layer._pads is not None else layer.explicit_padding(batch_shape[1:])
     relu = type(stage.activation) is _activations._ReLU
+    run = _conv_plan.bind_forward(batch_shape, out.dtype, stage.kernel, stage.bias,
+                                  layer.strides, pads, layer.dilation_rate, layer.groups,
+                                  layer.padding_mode, out, relu=relu)
     after = None if relu else _activation_in_place(stage.activation)
-    kernel, bias = stage.kernel, stage.bias
-    args = (layer.strides, pads, layer.dilation_rate, layer.groups, layer.padding_mode)
-    conv = _functional._conv2d_forward
+    if after is None:
+        return run, out
 
-    def run(x):
-        conv(x, kernel, bias, *args, out=out, relu=relu)
-        if after is not None:
-            after(out)
-        return out
-    return run
+    def run_then_activation(x):
+        run(x)
+        after(out)
+    return run_then_activation, out
 
 
 def _dense_step(stage, batch_shape, out, scratch):
@@ -162,17 +166,25 @@ def _dense_step(stage, batch_shape, out, scratch):
     relu = type(act) is _activations._ReLU
     after = None if relu else _activation_in_place(act)
     matmul, add, maximum = np.matmul, np.add, np.maximum
-
-    def run(x):
-        matmul(x, kernel, out=out)
-        if bias is not None:
+    if bias is not None and relu:
+        def run(x):
+            matmul(x, kernel, out=out)
             add(out, bias, out=out)
-        if relu:
             maximum(out, 0, out=out)
-        elif after is not None:
-            after(out)
-        return out
-    return run
+    elif bias is not None and after is None:
+        def run(x):
+            matmul(x, kernel, out=out)
+            add(out, bias, out=out)
+    else:
+        def run(x):
+            matmul(x, kernel, out=out)
+            if bias is not None:
+                add(out, bias, out=out)
+            if relu:
+                maximum(out, 0, out=out)
+            elif after is not None:
+                after(out)
+    return run, out
 
 
 def _pool_step(stage, batch_shape, out, scratch):
@@ -187,27 +199,21 @@ def _pool_step(stage, batch_shape, out, scratch):
     if type(layer) is MaxPool2D:
         indices = scratch(out.shape, np.int64)    # argmax positions, not needed here
         forward = pool.max_pool2d_forward
-
-        def run(x):
-            forward(x, out, indices, kh, kw, sh, sw, top, left, 1, 1, n_threads)
-            return out
+        args = (out, indices, kh, kw, sh, sw, top, left, 1, 1, n_threads)
     else:
         forward = pool.avg_pool2d_forward
-
-        def run(x):
-            forward(x, out, kh, kw, sh, sw, top, left, False, 0, n_threads)
-            return out
-    return run
+        args = (out, kh, kw, sh, sw, top, left, False, 0, n_threads)
+    return (lambda x: forward(x, *args)), out
 
 
 def _view_step(stage, batch_shape, out, scratch):
     shape = (batch_shape[0],) + tuple(stage.layer.compute_output_shape(batch_shape[1:]))
-    return lambda x: x.reshape(shape)
+    return (lambda x: x.reshape(shape)), None
 
 
 def _layer_step(stage, batch_shape, out, scratch):
     forward = stage.layer.forward
-    return lambda x: forward(x, training=False)
+    return (lambda x: forward(x, training=False)), None
 
 
 _STEPS = {"conv": _conv_step, "dense": _dense_step, "pool": _pool_step, "view": _view_step,
@@ -252,21 +258,16 @@ class Plan:
             elif stage.kind == "layer":
                 current = None
             self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch))
-        # Winograd-transformed and packed kernels, made at the first run
-        # (see _conv_plan._prepared_weights), then reused.
-        self.prepared_weights = {}
         self.nbytes = sum(buffer.nbytes for buffer in arenas + scratch_buffers)
         self.n_folded = sum(1 for s in stages if s.kernel is not None
                             and s.kernel is not getattr(s.layer, "kernel", None))
 
     def run(self, x):
-        prepared = _conv_plan._prepared
-        prepared.table = self.prepared_weights
-        try:
-            for step in self.steps:
-                x = step(x)
-        finally:
-            prepared.table = None
+        """The output for the batch ``x`` (a buffer of the plan), run inside
+        `~pyconv._threads.blas_single_threaded` (as ``predict`` does)."""
+        for fn, out in self.steps:
+            result = fn(x)
+            x = result if out is None else out
         return x
 
 
@@ -324,22 +325,18 @@ class GraphPlan:
             if stage.kind in _WRITES_BUFFER:
                 out = scratch((n,) + tuple(node.output.sample_shape), dtype)
             batch_shape = [(n,) + tuple(s) for s in shape] if node.multi else (n,) + shape
-            run = _STEPS[stage.kind](stage, batch_shape, out, scratch)
-            self.steps.append((run, keys if node.multi else keys[0], id(node.output)))
+            run, out = _STEPS[stage.kind](stage, batch_shape, out, scratch)
+            self.steps.append((run, out, keys if node.multi else keys[0], id(node.output)))
         self.output_keys = [alias.get(id(t), id(t)) for t in model._outputs]
-        self.prepared_weights = {}
         self.nbytes = sum(buffer.nbytes for buffer in scratch_buffers)
 
     def run(self, inputs):
+        """The list of outputs (buffers of the plan), run inside
+        `~pyconv._threads.blas_single_threaded` (as ``predict`` does)."""
         values = dict(zip(self.input_keys, inputs))
-        prepared = _conv_plan._prepared
-        prepared.table = self.prepared_weights
-        try:
-            for run, keys, out in self.steps:
-                values[out] = run([values[k] for k in keys] if isinstance(keys, list)
-                                  else values[keys])
-        finally:
-            prepared.table = None
+        for run, out, keys, key in self.steps:
+            result = run([values[k] for k in keys] if isinstance(keys, list) else values[keys])
+            values[key] = result if out is None else out
         return [values[k] for k in self.output_keys]
 
 
