@@ -9,7 +9,8 @@ rule, the runners and the kernels:
 
 ==============  ===========================================================
 ``im2col_gemm``  the general algorithm: any stride, padding, dilation, groups
-``winograd``     3x3 stride-1 undilated dense float32 layers, >= 16 channels
+``winograd``     3x3 stride-1 undilated dense float32 layers, >= 16 channels,
+                 outputs >= 6x6
 ``phase``        dilated stride-1 layers whose phases run on Winograd
 ``direct``       stride-1 dense float32 layers with few output channels
                  (``direct_c16``: 16 or 32 of them, ``direct_c8``: <= 8)
@@ -134,7 +135,8 @@ def select(direction, conv, n_threads):
     kernels = _dispatch.kernels("conv")
     if conv.is_depthwise:
         return _depthwise_plan(direction, conv, n_threads)
-    if _use_winograd(conv.dtype, conv.weight_shape, conv.stride, conv.dilation, conv.groups):
+    if _use_winograd(conv.dtype, conv.weight_shape, conv.stride, conv.dilation, conv.groups,
+                     conv.out_hw):
         return _winograd_plan(direction, conv, n_threads)
     if _use_phases(conv):
         return Plan("phase", None, 0, {})
@@ -331,19 +333,26 @@ _WINO_G = {
 _WINO_BYTES = 1024 * 1024
 # Smallest channel counts for which Winograd's GEMMs (inner size C) pay off.
 _WINO_MIN_CHANNELS = 16
+# Smallest output images: on 4x4 outputs (the digits CNN's second layer,
+# 32 -> 64 channels, batch 32, 1 thread) F(2x2) tied im2col + GEMM forward
+# (0.42 ms) and lost backward (1.32 vs 0.83 ms): four tiles an image do not
+# pay for the transforms. From 8x8 on it wins overall (fwd + bwd 3.0 vs 3.6
+# ms; 12x12: 3.1 vs 4.0).
+_WINO_MIN_SIZE = 6
 # F(4x4) for inner channel counts up to this and output images at least this
 # large (see _winograd_tile).
 _WINO4_MAX_CHANNELS = 64
 _WINO4_MIN_SIZE = 13
 
 
-def _use_winograd(x_dtype, weight_shape, stride, dilation, groups):
+def _use_winograd(x_dtype, weight_shape, stride, dilation, groups, out_hw):
     """Winograd runs for float32 3x3 stride-1 undilated dense layers with
-    enough channels; float64 keeps the exact im2col path."""
+    enough channels and outputs of at least ``_WINO_MIN_SIZE``; float64
+    keeps the exact im2col path."""
     c_out, c_in, kh, kw = weight_shape
     return (x_dtype == np.float32 and (kh, kw) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and groups == 1
-            and min(c_in, c_out) >= _WINO_MIN_CHANNELS)
+            and min(c_in, c_out) >= _WINO_MIN_CHANNELS and min(out_hw) >= _WINO_MIN_SIZE)
 
 
 def _winograd_tile(c_in, c_out, out_h, out_w):
@@ -481,7 +490,8 @@ def _use_phases(conv):
     ho, wo = conv.out_hw
     if any(v % dh for v in (h, ho, top, bottom)) or any(v % dw for v in (w, wo, left, right)):
         return False
-    return _use_winograd(conv.dtype, conv.weight_shape, (1, 1), (1, 1), conv.groups)
+    return _use_winograd(conv.dtype, conv.weight_shape, (1, 1), (1, 1), conv.groups,
+                         (ho // dh, wo // dw))
 
 
 def _phase_split(x, dh, dw, key):

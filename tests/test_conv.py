@@ -556,7 +556,7 @@ FAST_PATHS = [
     ("winograd-p1", (3, 16, 12, 10), (32, 16, 3, 3), {"padding": 1}),
     ("winograd-p0", (2, 24, 11, 13), (16, 24, 3, 3), {"padding": 0}),
     ("winograd-p2", (2, 16, 9, 9), (16, 16, 3, 3), {"padding": 2}),
-    ("winograd-p1x0", (2, 32, 10, 7), (24, 32, 3, 3), {"padding": (1, 0)}),
+    ("winograd-p1x0", (2, 32, 10, 8), (24, 32, 3, 3), {"padding": (1, 0)}),
     ("winograd-c80", (2, 80, 14, 13), (16, 80, 3, 3), {"padding": 1}),
     ("winograd-images", (35, 16, 6, 7), (24, 16, 3, 3), {"padding": 1}),
     ("winograd-same-reflect", (2, 16, 8, 8), (16, 16, 3, 3),
@@ -586,6 +586,8 @@ FAST_PATHS = [
     # through col2im)
     ("gemm-1x1-cout130", (2, 20, 5, 6), (130, 20, 1, 1), {}),
     ("gemm-strided-cout130", (2, 8, 9, 9), (130, 8, 3, 3), {"padding": 1, "stride": 2}),
+    # a 3x3 layer Winograd would take but for its 4x4 outputs (_WINO_MIN_SIZE)
+    ("gemm-4x4-outputs", (3, 32, 4, 4), (64, 32, 3, 3), {"padding": 1}),
 ]
 
 
