@@ -104,32 +104,49 @@ def _stage(layer, shape):
     return _Stage(layer, "layer")
 
 
+def _absorbed(previous, layer, shape):
+    """``previous`` (a stage, or None) with ``layer`` (reading ``shape``,
+    the output of ``previous`` alone) folded into it: a new stage, or None
+    when it cannot be. A linear Conv2D or Dense absorbs a BatchNormalization
+    over its channels and a plain ReLU."""
+    from . import layers as L
+
+    if (previous is None or previous.kind not in ("conv", "dense")
+            or not isinstance(previous.activation, _activations._Linear)):
+        return None
+    kind = type(layer)
+    if kind is L.BatchNormalization:
+        return _fold_batch_norm(previous, layer, shape)
+    if (kind is L.ReLU and layer._plain) or (
+            kind is L.Activation and type(layer.activation) is _activations._ReLU):
+        return _Stage(previous.layer, previous.kind, previous.kernel, previous.bias,
+                      _activations.get("relu"))
+    return None
+
+
 def _stages(model):
     """The model's layers after the rewrites, with each one's input shape."""
     from . import layers as L
 
-    relu = _activations.get("relu")
     stages, shapes = [], []
     shape = tuple(model._input_shape)
     for layer in model.layers:
         out_shape = tuple(layer.compute_output_shape(shape))
-        kind = type(layer)
-        previous = stages[-1] if stages else None
-        mergeable = (previous is not None and previous.kind in ("conv", "dense")
-                     and isinstance(previous.activation, _activations._Linear))
-        if kind in (L.Dropout, L.Input):
-            pass
-        elif kind is L.BatchNormalization and mergeable and \
-                (folded := _fold_batch_norm(previous, layer, shape)) is not None:
-            stages[-1] = folded
-        elif mergeable and ((kind is L.ReLU and layer._plain) or (
-                kind is L.Activation and type(layer.activation) is _activations._ReLU)):
-            previous.activation = relu
-        else:
-            stages.append(_stage(layer, shape))
-            shapes.append(shape)
+        if type(layer) not in (L.Dropout, L.Input):
+            absorbed = _absorbed(stages[-1] if stages else None, layer, shape)
+            if absorbed is not None:
+                stages[-1] = absorbed
+            else:
+                stages.append(_stage(layer, shape))
+                shapes.append(shape)
         shape = out_shape
     return stages, shapes
+
+
+def _n_folded(stages):
+    """How many stages run weights folded from a BatchNormalization."""
+    return sum(1 for s in stages if s.kernel is not None
+               and s.kernel is not getattr(s.layer, "kernel", None))
 
 
 def _activation_in_place(act):
@@ -259,8 +276,7 @@ class Plan:
                 current = None
             self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch))
         self.nbytes = sum(buffer.nbytes for buffer in arenas + scratch_buffers)
-        self.n_folded = sum(1 for s in stages if s.kernel is not None
-                            and s.kernel is not getattr(s.layer, "kernel", None))
+        self.n_folded = _n_folded(stages)
 
     def run(self, x):
         """The output for the batch ``x`` (a buffer of the plan), run inside
@@ -291,8 +307,9 @@ class GraphPlan:
     Each call of a layer is one step reading the values of its inputs;
     Dropout is left out, Conv2D/Dense/pooling write into buffers of their
     own allocated once, the other layers (merges included) run their
-    ``forward``. BatchNormalization is not folded here (a graph tensor may
-    feed several layers).
+    ``forward``. As in `Plan`, a BatchNormalization or ReLU is folded into
+    the linear Conv2D or Dense before it -- when that layer's output feeds
+    nothing else (and is no model output).
     """
 
     def __init__(self, model, batch_shapes):
@@ -308,25 +325,46 @@ class GraphPlan:
             scratch_buffers.append(buffer)
             return buffer
 
-        alias = {}               # a left-out layer's output -> its input
+        # A left-out or folded layer's output -> the tensor holding its value.
+        alias = {}
+        for node in model._nodes:
+            if type(node.layer) is L.Dropout:
+                alias[id(node.output)] = alias.get(id(node.inputs[0]), id(node.inputs[0]))
+        uses = {}                # tensor -> how many layer calls and outputs read it
+        for t in [t for node in model._nodes if type(node.layer) is not L.Dropout
+                  for t in node.inputs] + list(model._outputs):
+            key = alias.get(id(t), id(t))
+            uses[key] = uses.get(key, 0) + 1
+        # [node, stage, input shape(s), input key(s)], folds applied
+        calls, producer = [], {}
+        for node in model._nodes:
+            if type(node.layer) is L.Dropout:
+                continue
+            keys = [alias.get(id(t), id(t)) for t in node.inputs]
+            if node.multi:
+                calls.append([node, _Stage(node.layer, "layer"),
+                              [tuple(t.sample_shape) for t in node.inputs], keys])
+                continue
+            shape, key = tuple(node.inputs[0].sample_shape), keys[0]
+            before = calls[producer[key]] if uses[key] == 1 and key in producer else None
+            absorbed = _absorbed(before[1] if before else None, node.layer, shape)
+            if absorbed is not None:
+                before[1] = absorbed
+                alias[id(node.output)] = key
+                uses[key] = uses.get(id(node.output), 0)
+                continue
+            producer[id(node.output)] = len(calls)
+            calls.append([node, _stage(node.layer, shape), shape, key])
         self.input_keys = [id(t) for t in model._inputs]
         self.steps = []
-        for node in model._nodes:
-            keys = [alias.get(id(t), id(t)) for t in node.inputs]
-            if type(node.layer) is L.Dropout:
-                alias[id(node.output)] = keys[0]
-                continue
-            if node.multi:
-                stage, shape = _Stage(node.layer, "layer"), [t.sample_shape for t in node.inputs]
-            else:
-                shape = tuple(node.inputs[0].sample_shape)
-                stage = _stage(node.layer, shape)
+        for node, stage, shape, keys in calls:
             out = None
             if stage.kind in _WRITES_BUFFER:
                 out = scratch((n,) + tuple(node.output.sample_shape), dtype)
-            batch_shape = [(n,) + tuple(s) for s in shape] if node.multi else (n,) + shape
+            batch_shape = [(n,) + s for s in shape] if node.multi else (n,) + shape
             run, out = _STEPS[stage.kind](stage, batch_shape, out, scratch)
-            self.steps.append((run, out, keys if node.multi else keys[0], id(node.output)))
+            self.steps.append((run, out, keys, id(node.output)))
+        self.n_folded = _n_folded([stage for _, stage, _, _ in calls])
         self.output_keys = [alias.get(id(t), id(t)) for t in model._outputs]
         self.nbytes = sum(buffer.nbytes for buffer in scratch_buffers)
 

@@ -10,6 +10,8 @@ import pytest
 import pyconv
 from pyconv import _inference, layers
 
+from _support import assert_close
+
 
 def _layer_by_layer(model, x):
     model._compiled_inference = False
@@ -199,10 +201,34 @@ def _graph_models():
     image, extra = pyconv.Input((1, 6, 6)), pyconv.Input((3,))
     features = layers.Concatenate()([layers.Flatten()(layers.Conv2D(2, 3)(image)), extra])
     two = pyconv.Model([image, extra], [layers.Dense(4)(features), features], seed=0)
-    return {"residual": residual, "two_in_two_out": two}
+    return {"residual": residual, "two_in_two_out": two, "folds": _folding_graph()}
 
 
-@pytest.mark.parametrize("name", ["residual", "two_in_two_out"])
+def _folding_graph():
+    """BatchNormalization and ReLU after a Conv2D/Dense whose output feeds
+    only them (folded), and after one whose output feeds two layers (not)."""
+    inputs = pyconv.Input((3, 10, 10))
+    a = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same")(inputs)))
+    b = layers.Conv2D(8, 3, padding="same")(inputs)
+    d = layers.Add()([b, layers.BatchNormalization()(b)])
+    e = layers.Conv2D(6, 1)(layers.Add()([a, d]))
+    e = layers.BatchNormalization()(layers.Dropout(0.2)(e))
+    f = layers.BatchNormalization()(layers.Dense(4)(layers.Flatten()(e)))
+    return pyconv.Model(inputs, [f, a], seed=0)
+
+
+def test_graph_plan_folds_where_nothing_else_reads(rng):
+    if not hasattr(pyconv, "Model"):
+        pytest.skip("this pyconv has no graph models")
+    model = _folding_graph()
+    plan = _inference.GraphPlan(model, [(2, 3, 10, 10)])
+    # conv a (BN, ReLU), conv e (BN across the Dropout) and the Dense (BN);
+    # conv b feeds its BN and the Add: its BN runs as a layer
+    assert plan.n_folded == 3
+    assert len(plan.steps) == 8
+
+
+@pytest.mark.parametrize("name", ["residual", "two_in_two_out", "folds"])
 def test_graph_plan_matches_layer_by_layer(name, rng):
     if not hasattr(pyconv, "Model"):
         pytest.skip("this pyconv has no graph models")
@@ -216,6 +242,6 @@ def test_graph_plan_matches_layer_by_layer(name, rng):
                    model.predict_on_batch(x)):
         for got, want in zip(actual if isinstance(actual, list) else [actual],
                              expected if isinstance(expected, list) else [expected]):
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            assert_close(got, want)     # folded weights: float32 rounding
     plan = _inference.plan_for(model, [(9,) + tuple(s) for s in shapes])
     assert isinstance(plan, _inference.GraphPlan)
