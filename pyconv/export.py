@@ -263,26 +263,146 @@ def _cropping(b, layer, x, shape):
 
 
 def _up_sampling(b, layer, x, shape):
-    if layer.interpolation != "nearest":
-        _refuse(layer, "interpolation='bilinear' (only 'nearest' is exported)")
     scales = b.const(layer.name + "_scales", [1, 1, *layer.size], np.float32)
+    if layer.interpolation == "bilinear":
+        return _bilinear_resize(b, x, ["", scales], layer.name)
     return b.node("Resize", [x, "", scales], layer.name, mode="nearest",
                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 
 
-def _refuse(layer, what):
-    fail(ValueError, "model", f"exportable to ONNX; layer {layer.name!r} "
-         f"({type(layer).__name__}) has", what)
+def _bilinear_resize(b, x, roi_scales_sizes, hint):
+    """Bilinear resizing with half-pixel centres (``align_corners=False``), as
+    pyconv's and Keras's."""
+    return b.node("Resize", [x] + roi_scales_sizes, hint, mode="linear",
+                  coordinate_transformation_mode="half_pixel")
 
 
-# Layers of graph models (merges) and inference-time identities, by class
-# name: the ones this pyconv has are exported.
+def _random_crop(b, layer, x, shape):
+    # At inference: the central window, resized to the target when smaller.
+    _, h, w = shape
+    top, left, rows, cols = layer._central_window(h, w)
+    hint = layer.name
+    resized = (rows, cols) != (layer.height, layer.width)
+    starts = b.const(hint + "_starts", [top, left], np.int64)
+    ends = b.const(hint + "_ends", [top + rows, left + cols], np.int64)
+    axes = b.const(hint + "_axes", [2, 3], np.int64)
+    y = b.node("Slice", [x, starts, ends, axes], hint + ("_window" if resized else ""))
+    if not resized:
+        return y
+    # Resize's sizes name every axis: the batch and channels from the window's shape.
+    batch_channels = b.node("Slice", [b.node("Shape", [y], hint + "_shape"),
+                                      b.const(hint + "_zero", [0], np.int64),
+                                      b.const(hint + "_two", [2], np.int64)], hint + "_nc")
+    sizes = b.node("Concat", [batch_channels, b.const(hint + "_hw", [layer.height, layer.width],
+                                                      np.int64)], hint + "_sizes", axis=0)
+    return _bilinear_resize(b, y, ["", "", sizes], hint)
+
+
+def _affine_params(b, layer, x, shape, axes):
+    """``x * gamma + beta`` of a normalisation layer (weights shaped to
+    broadcast over a batch of ``shape``, the parameters on ``axes``)."""
+    param_shape = [1] * (len(shape) + 1)
+    for a in axes:
+        param_shape[a + 1] = shape[a]
+    if layer.scale:
+        x = b.node("Mul", [x, b.const(layer.name + "_gamma",
+                                      layer.weights[0].reshape(param_shape))],
+                   layer.name + ("_scaled" if layer.center else ""))
+    if layer.center:
+        x = b.node("Add", [x, b.const(layer.name + "_beta",
+                                      layer.weights[-1].reshape(param_shape))], layer.name)
+    return x
+
+
+def _layer_norm(b, layer, x, shape):
+    axes = layer._param_axes(shape)
+    hint = layer.name
+    if axes == list(range(axes[0], len(shape))):       # trailing axes: the ONNX operator
+        ones = np.ones([shape[a] for a in axes])
+        scale = layer.weights[0] if layer.scale else ones
+        inputs = [x, b.const(hint + "_gamma", scale)]
+        if layer.center:
+            inputs.append(b.const(hint + "_beta", layer.weights[-1]))
+        return b.node("LayerNormalization", inputs, hint, axis=axes[0] + 1,
+                      epsilon=float(layer.epsilon))
+    # Other axes: (x - mean) / sqrt(variance + epsilon), means over the axes.
+    onnx_axes = [a + 1 for a in axes]
+    mean = b.node("ReduceMean", [x], hint + "_mean", axes=onnx_axes, keepdims=1)
+    centered = b.node("Sub", [x, mean], hint + "_centered")
+    variance = b.node("ReduceMean", [b.node("Mul", [centered, centered], hint + "_squared")],
+                      hint + "_variance", axes=onnx_axes, keepdims=1)
+    std = b.node("Sqrt", [b.node("Add", [variance, b.scalar(hint + "_epsilon", layer.epsilon)],
+                                 hint + "_variance_eps")], hint + "_std")
+    y = b.node("Div", [centered, std], hint + ("_standardized"
+                                               if layer.scale or layer.center else ""))
+    return _affine_params(b, layer, y, shape, axes)
+
+
+def _group_norm(b, layer, x, shape):
+    (axis,) = layer._param_axes(shape)
+    hint = layer.name
+    moved = list(shape)
+    if axis != 0:                  # channels to axis 1, and back after
+        perm = [0, axis + 1] + [a + 1 for a in range(len(shape)) if a != axis]
+        x = b.node("Transpose", [x], hint + "_channels_first", perm=perm)
+        moved = [shape[axis]] + [shape[a] for a in range(len(shape)) if a != axis]
+    groups = layer.groups
+    grouped = b.node("Reshape", [x, b.const(hint + "_groups", [0, groups, -1], np.int64)],
+                     hint + "_grouped")
+    # InstanceNormalization of (N, groups, rest): each group of each sample.
+    y = b.node("InstanceNormalization",
+               [grouped, b.const(hint + "_ones", np.ones(groups)),
+                b.const(hint + "_zeros", np.zeros(groups))],
+               hint + "_normalized", epsilon=float(layer.epsilon))
+    y = b.node("Reshape", [y, b.const(hint + "_moved_shape", [0] + moved, np.int64)],
+               hint + "_ungrouped")
+    if axis != 0:
+        inverse = list(np.argsort(perm))
+        y = b.node("Transpose", [y], hint + "_back", perm=[int(p) for p in inverse])
+    return _affine_params(b, layer, y, shape, [axis])
+
+
+def _separable_conv(b, layer, x, shape):
+    depthwise = layer._depthwise
+    (top, bottom), (left, right) = depthwise.explicit_padding(shape)
+    hint = layer.name
+    middle = b.node("Conv", [x, b.const(hint + "_depthwise_kernel", layer.weights[0])],
+                    hint + "_depthwise", kernel_shape=list(depthwise.kernel_size),
+                    strides=list(depthwise.strides), dilations=list(depthwise.dilation_rate),
+                    pads=[top, left, bottom, right], group=int(shape[0]))
+    inputs = [middle, b.const(hint + "_pointwise_kernel", layer.weights[1])]
+    if layer.use_bias:
+        inputs.append(b.const(hint + "_bias", layer.weights[2]))
+    y = b.node("Conv", inputs, hint + "_pointwise", kernel_shape=[1, 1])
+    return _activation(b, layer.activation, y, hint, layer)
+
+
+def _conv_transpose(b, layer, x, shape):
+    # Crops of the full output become pads; a negative far crop (zeros
+    # beyond the full output: bias only) is ConvTranspose's output_padding.
+    (top, bottom), (left, right) = layer._crops
+    hint = layer.name
+    inputs = [x, b.const(hint + "_kernel", layer.weights[0])]
+    if layer.use_bias:
+        inputs.append(b.const(hint + "_bias", layer.weights[1]))
+    y = b.node("ConvTranspose", inputs, hint + "_conv_transpose",
+               kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+               dilations=list(layer.dilation_rate),
+               pads=[top, left, max(bottom, 0), max(right, 0)],
+               output_padding=[max(-bottom, 0), max(-right, 0)])
+    return _activation(b, layer.activation, y, hint, layer)
+
+
+# By class name, the layers a pyconv may lack (graph-era layers, merges,
+# inference-time identities): the ones this pyconv has are exported.
 _BY_NAME = {
     "DepthwiseConv2D": _conv2d,
     "Add": _merge("Sum"), "Average": _merge("Mean"), "Maximum": _merge("Max"),
     "Multiply": _merge("Mul"), "Subtract": _subtract, "Concatenate": _concatenate,
     "Rescaling": _rescaling, "ZeroPadding2D": _zero_padding, "Cropping2D": _cropping,
-    "UpSampling2D": _up_sampling,
+    "UpSampling2D": _up_sampling, "RandomCrop": _random_crop,
+    "LayerNormalization": _layer_norm, "GroupNormalization": _group_norm,
+    "SeparableConv2D": _separable_conv, "Conv2DTranspose": _conv_transpose,
     # identity at inference
     "SpatialDropout2D": _identity, "RandomFlip": _identity, "RandomTranslation": _identity,
     "RandomRotation": _identity,
