@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from ._bench_timing import interleaved, warn_if_busy
+
 # (N, C_in, H, W, C_out, k, stride, pad, dilation, groups), float32, NCHW.
 CONV_SHAPES = {
     "lenet1": (128, 1, 28, 28, 6, 5, 1, 2, 1, 1),
@@ -59,22 +61,6 @@ def conv_flops(shape):
     ho = (h + 2 * p - d * (k - 1) - 1) // s + 1
     wo = (w + 2 * p - d * (k - 1) - 1) // s + 1
     return 2 * n * co * ho * wo * (c // g) * k * k
-
-
-def interleaved(fns, min_reps=7, min_seconds=0.6, max_reps=60):
-    """Time every callable in ``fns`` (a dict) round-robin; return medians in ms."""
-    for fn in fns.values():  # warm-up: allocations, caches, lazy init
-        fn()
-    times = {name: [] for name in fns}
-    start = time.perf_counter()
-    reps = 0
-    while reps < min_reps or (time.perf_counter() - start < min_seconds and reps < max_reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-        reps += 1
-    return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
 
 
 def _torch():
@@ -441,18 +427,6 @@ def _process_env_line():
 
 
 QUICK_SHAPES = ("lenet2", "cifar1", "pw1x1")
-
-
-def warn_if_busy(out=print):
-    """Say so when other processes hold the cores: every timing is then noisy."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):   # not on every platform
-        return
-    cores = os.cpu_count() or 1
-    if load > cores:
-        out(f"warning: load average {load:.1f} on {cores} core(s): other processes are "
-            "competing for the CPU, so these timings are noisy and ratios unreliable")
 
 
 def main(argv=None, prog="python -m pyconv bench"):

@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from ._bench import warn_if_busy
+from ._bench_timing import interleaved, load_average, warn_if_busy
 
 BATCHES = (1, 256)
 
@@ -135,44 +135,13 @@ def _cells(model, x, n_threads, torch, ort, onnx_path):
     return cells
 
 
-def interleaved(fns, min_reps=7, min_seconds=0.6, max_reps=200):
-    """Median ms of each callable in ``fns``, called round-robin from a
-    rotating start: the column called right after another framework (cold
-    caches) changes every round, so no column always gets warm caches from
-    the one before it (pyconv's two columns share the weights)."""
-    import statistics
-    import time
-
-    names = list(fns)
-    for fn in fns.values():      # warm-up: allocations, plans, lazy init
-        fn()
-    times = {name: [] for name in names}
-    start = time.perf_counter()
-    reps = 0
-    while reps < min_reps or (time.perf_counter() - start < min_seconds and reps < max_reps):
-        for k in range(len(names)):
-            name = names[(reps + k) % len(names)]
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
-        reps += 1
-    return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
-
-
-def _load():
-    try:
-        return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
-    except (AttributeError, OSError):
-        return "load average unknown"
-
-
 def run(threads=(1, 2), batches=BATCHES, models=tuple(MODELS), out=print, min_seconds=0.6):
     from ._threads import set_num_threads
 
     torch, ort = _optional("torch"), _optional("onnxruntime")
     onnx = _optional("onnx")
     out(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; "
-        f"{_load()} (start)")
+        f"{load_average()} (start)")
     warn_if_busy(out)
     if torch is None:
         out("PyTorch not installed: no PyTorch column")
@@ -191,13 +160,13 @@ def run(threads=(1, 2), batches=BATCHES, models=tuple(MODELS), out=print, min_se
                 for batch in batches:
                     x = rng.standard_normal((batch,) + model.input_shape[1:]).astype(np.float32)
                     cells = _cells(model, x, n_threads, torch, ort, onnx_path)
-                    ms = interleaved(cells, min_seconds=min_seconds, max_reps=200)
+                    ms = interleaved(cells, min_seconds=min_seconds, max_reps=200, rotate=True)
                     rows.append((label, batch, n_threads, ms))
     set_num_threads(None)
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
     _print_table(rows, out)
-    out(f"{_load()} (end)")
+    out(f"{load_average()} (end)")
     return rows
 
 

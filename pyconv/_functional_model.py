@@ -39,17 +39,12 @@ from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
 from ._threads import blas_single_threaded
 from ._typing import ArrayLike
 from ._validation import as_float_array, check_int, fail
+from .layers.base import _unique_name, build_layer
 from .layers.core import Input
 from .training import Trainer, _fusion_kind, loss_gradient, loss_value
 from .utils import _model_generator
 
 __all__ = ["Model"]
-
-
-def _unique_name(prefix):
-    from .layers.base import _unique_name as unique
-
-    return unique(prefix)
 
 
 def _readable_bytes(size):
@@ -229,13 +224,11 @@ class Model(Trainer):
         return shapes[0] if len(shapes) == 1 else (sum(_size(s) for s in shapes),)
 
     def _build_node(self, node):
-        from .models import _build_layer
-
         layer = node.layer
         shape = ([t.sample_shape for t in node.inputs] if node.multi
                  else node.inputs[0].sample_shape)
         if not layer.built:
-            _build_layer(layer, shape, self._rng)
+            build_layer(layer, shape, self._rng)
 
     def _reset_training_state(self):
         self.compiled = False

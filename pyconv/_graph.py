@@ -16,7 +16,7 @@ import numpy as np
 
 from ._validation import fail
 
-__all__ = ["SymbolicTensor", "Node", "is_symbolic", "symbolic_call", "as_tensor",
+__all__ = ["SymbolicTensor", "Node", "GraphInput", "is_symbolic", "symbolic_call", "as_tensor",
            "ancestors_in_order"]
 
 
@@ -81,24 +81,27 @@ class SymbolicTensor:
                 f"dtype={self.dtype.name}>")
 
 
-def _is_input_layer(obj):
-    from .layers.core import Input
+class GraphInput:
+    """What starts a graph: `pyconv.layers.Input` inherits it. Its symbolic
+    output tensor (one per layer, made on first use) begins every path of
+    the graph that reads this input."""
 
-    return isinstance(obj, Input)
+    def symbolic_output(self):
+        tensor = self.__dict__.get("_output_tensor")
+        if tensor is None:
+            node = Node(self, [], multi=False)
+            tensor = SymbolicTensor(self.shape, self.dtype, node, self.name)
+            node.output = tensor
+            self._output_tensor = tensor
+        return tensor
 
 
 def as_tensor(obj):
     """``obj`` as a `SymbolicTensor`: itself, or the output of an ``Input`` layer."""
     if isinstance(obj, SymbolicTensor):
         return obj
-    if _is_input_layer(obj):
-        tensor = obj.__dict__.get("_output_tensor")
-        if tensor is None:
-            node = Node(obj, [], multi=False)
-            tensor = SymbolicTensor(obj.shape, obj.dtype, node, obj.name)
-            node.output = tensor
-            obj._output_tensor = tensor
-        return tensor
+    if isinstance(obj, GraphInput):
+        return obj.symbolic_output()
     return None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._validation import check_choice, check_int, check_pair, fail
 from .image import RESAMPLING, _open_image
-from .utils import PyDataset
+from ._data_adapters import PyDataset
 
 __all__ = ["image_dataset_from_directory", "ImageDirectoryDataset"]
 

@@ -13,40 +13,25 @@ Examples
 """
 from __future__ import annotations
 
-import inspect
 import math
 import os
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import layers as _layers
 from . import saving
-from ._functional_model import Model, _readable_bytes
+from ._functional_model import Model
 from ._shapes import check_sample_shape
 from ._validation import check_int, fail
+from .layers.base import Layer, _unique_name, build_layer
 from .layers.core import Input
 from .training import Trainer
 from .utils import _model_generator
 
-if TYPE_CHECKING:
-    from .layers import Layer
-
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
 __all__ = ["Model", "Sequential", "load_model"]
-
-
-def _layer_base():
-    from .layers.base import Layer
-
-    return Layer
-
-
-def _unique_name(prefix):
-    from .layers.base import _unique_name as unique
-
-    return unique(prefix)
 
 
 def _is_input_layer(obj):
@@ -60,14 +45,6 @@ def _input_layer_shape(obj):
     if shape is None and getattr(obj, "output_shape", None) is not None:
         shape = obj.output_shape
     return shape
-
-
-def _build_layer(layer, shape, rng):
-    params = inspect.signature(layer.build).parameters
-    if "rng" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        layer.build(shape, rng=rng)
-    else:
-        layer.build(shape)
 
 
 class Sequential(Model):
@@ -141,7 +118,7 @@ class Sequential(Model):
                                                    batch_axis=True)
             self.build()
             return
-        if not isinstance(layer, _layer_base()):
+        if not isinstance(layer, Layer):
             fail(TypeError, "layer", "a pyconv.layers.Layer instance", repr(layer))
         if any(other.name == layer.name for other in self._layers):
             fail(ValueError, "layer", "a layer with a unique name within the model "
@@ -152,7 +129,7 @@ class Sequential(Model):
         self._fused = None
         if self.built:
             if not layer.built:
-                _build_layer(layer, self._output_shape, self._rng)
+                build_layer(layer, self._output_shape, self._rng)
             self._output_shape = self._check_layer_shape(layer, self._output_shape)
         elif len(self._layers) == 1 and getattr(layer, "input_shape", None) is not None:
             self._input_shape = tuple(layer.input_shape)
@@ -199,7 +176,7 @@ class Sequential(Model):
         shape = input_shape
         for layer in self._layers:
             if not layer.built:
-                _build_layer(layer, shape, self._rng)
+                build_layer(layer, shape, self._rng)
             shape = self._check_layer_shape(layer, shape)
         self._input_shape = input_shape
         self._output_shape = shape

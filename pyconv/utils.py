@@ -12,6 +12,10 @@ import random
 
 import numpy as np
 
+from ._data_adapters import PyDataset
+from ._image_dataset import image_dataset_from_directory
+from ._validation import check_int, fail
+
 __all__ = ["PyDataset", "image_dataset_from_directory", "set_random_seed", "to_categorical"]
 
 # The generator models draw their own seeds from when they get none.
@@ -43,8 +47,6 @@ def set_random_seed(seed):
     >>> a == b
     True
     """
-    from ._validation import check_int
-
     global _global_generator
     seed = check_int(seed, "seed", min_value=0)
     random.seed(seed)
@@ -54,8 +56,6 @@ def set_random_seed(seed):
 
 def _model_generator(seed):
     """The generator of a new model: from ``seed``, else from the global seed."""
-    from ._validation import check_int
-
     if seed is not None:
         if isinstance(seed, np.random.Generator):
             return seed
@@ -90,8 +90,6 @@ def to_categorical(x, num_classes=None, dtype="float32"):
            [0., 0., 1.],
            [0., 1., 0.]], dtype=float32)
     """
-    from ._validation import check_int, fail
-
     labels = np.asarray(x)
     if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
         labels = labels.astype(np.int64)
@@ -106,92 +104,3 @@ def to_categorical(x, num_classes=None, dtype="float32"):
         fail(ValueError, "x", f"labels in [0, {num_classes - 1}]",
              f"values in [{labels.min()}, {labels.max()}]")
     return np.eye(num_classes, dtype=dtype)[labels]
-
-
-class PyDataset:
-    """Base class for a dataset of batches that ``fit``, ``evaluate`` and
-    ``predict`` read index by index (Keras 3's ``PyDataset``).
-
-    A subclass defines ``__len__`` (the number of batches) and
-    ``__getitem__(index)``, which returns one batch: ``(x, y)``,
-    ``(x, y, sample_weight)``, or just ``x`` for ``predict``. It may define
-    ``on_epoch_begin`` and ``on_epoch_end``; ``fit`` calls them around each
-    epoch (``on_epoch_end`` after the epoch's last batch, before
-    validation), so a dataset can reshuffle its samples there.
-
-    Batches are read in a fixed order (shuffled by ``fit`` with the model's
-    generator when ``shuffle=True``, as Keras shuffles the batch order), so
-    the results never depend on the number of workers.
-
-    Parameters
-    ----------
-    workers : int, default 1
-        With ``workers > 1`` (or ``workers >= 1`` and ``use_multiprocessing``)
-        batches are prepared ahead in that many background threads (or
-        processes) while the model trains on the current one; otherwise they
-        are read in the calling thread when needed.
-    use_multiprocessing : bool, default False
-        Use worker processes (started with "spawn") instead of threads, for a
-        ``__getitem__`` that holds the GIL. The dataset is pickled to the
-        workers at the start of each epoch: it should hold file names, not
-        large arrays, and its class must be importable.
-    max_queue_size : int, default 10
-        How many batches may be prepared ahead.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pyconv.utils import PyDataset
-    >>> class Squares(PyDataset):
-    ...     def __init__(self, n_batches, **kwargs):
-    ...         super().__init__(**kwargs)
-    ...         self.n_batches = n_batches
-    ...     def __len__(self):
-    ...         return self.n_batches
-    ...     def __getitem__(self, index):
-    ...         x = np.full((2, 1), float(index), dtype="float32")
-    ...         return x, x ** 2
-    >>> data = Squares(3, workers=2)
-    >>> len(data), data.workers, data[2][1].ravel().tolist()
-    (3, 2, [4.0, 4.0])
-    """
-
-    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
-        from ._validation import check_int
-
-        self._workers = check_int(workers, "workers", min_value=0)
-        self._use_multiprocessing = bool(use_multiprocessing)
-        self._max_queue_size = check_int(max_queue_size, "max_queue_size", min_value=1)
-
-    # a subclass that forgot super().__init__() still gets Keras's defaults
-    @property
-    def workers(self):
-        """Number of background workers (see the class docstring)."""
-        return getattr(self, "_workers", 1)
-
-    @property
-    def use_multiprocessing(self):
-        """Whether the workers are processes rather than threads."""
-        return getattr(self, "_use_multiprocessing", False)
-
-    @property
-    def max_queue_size(self):
-        """How many batches may be prepared ahead."""
-        return getattr(self, "_max_queue_size", 10)
-
-    def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ "
-                                  "(the number of batches)")
-
-    def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) "
-                                  "returning one batch")
-
-    def on_epoch_begin(self):
-        """Called by ``fit`` before each epoch's first batch is read."""
-
-    def on_epoch_end(self):
-        """Called by ``fit`` after each epoch's last batch (e.g. to reshuffle)."""
-
-
-from ._image_dataset import image_dataset_from_directory  # noqa: E402 (needs PyDataset)

@@ -55,22 +55,6 @@ def _imported(module, path, modules):
     return resolved
 
 
-# Known cycles, each with the reason it is not fixed yet; the test fails when
-# one disappears, so the entry goes with it.
-KNOWN_CYCLES = {
-    # `python -m pyconv bench --inference` dispatches from _bench.main (after
-    # its OMP_WAIT_POLICY re-exec) to _bench_inference, which imports _bench's
-    # timing helpers: they belong in a module of their own.
-    "pyconv._bench -> pyconv._bench_inference -> pyconv._bench",
-    # Landed during this session by the graph and data work; each needs its
-    # shared piece moved down (models' helpers, the layer base's symbolic
-    # call, utils' PyDataset) so that the import goes one way.
-    "pyconv._functional_model -> pyconv.models -> pyconv._functional_model",
-    "pyconv._graph -> pyconv.layers.core -> pyconv.layers.base -> pyconv._graph",
-    "pyconv._image_dataset -> pyconv.utils -> pyconv._image_dataset",
-}
-
-
 def test_no_import_cycles():
     modules = _modules()
     graph = {m: _imported(m, p, modules) for m, p in modules.items()}
@@ -86,7 +70,7 @@ def test_no_import_cycles():
     for module in sorted(graph):
         if module != "pyconv":   # the package imports everything, by design
             visit(module, module, [module])
-    assert set(cycles) == KNOWN_CYCLES, "\n".join(cycles)
+    assert not cycles, "\n".join(cycles)
 
 
 def test_every_module_imports_first():

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pyconv.models import Sequential, _readable_bytes
+from pyconv._functional_model import _readable_bytes
+from pyconv.models import Sequential
 
 from pyconv.layers import Conv2D, Dense, Dropout, Flatten, Input, Softmax
 

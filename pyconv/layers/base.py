@@ -26,6 +26,7 @@ step (`reusing_buffers`) they are also valid only until the layer's next call.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 import threading
 from collections import namedtuple
@@ -102,6 +103,16 @@ def _snake(name):
     """Keras's snake case: ``Conv2D -> conv2d``, ``MaxPool2D -> max_pool2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def build_layer(layer, input_shape, rng):
+    """``layer.build(input_shape, rng=rng)``; a custom layer whose ``build``
+    takes no generator (as in Keras) gets ``layer.build(input_shape)``."""
+    params = inspect.signature(layer.build).parameters
+    if "rng" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        layer.build(input_shape, rng=rng)
+    else:
+        layer.build(input_shape)
 
 
 class Layer:

@@ -10,6 +10,7 @@ import numpy as np
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
+from .._graph import GraphInput
 from .._typing import ActivationLike, InitializerLike, RegularizerLike
 from .._validation import check_int, fail
 from .._shapes import INT32_MAX, check_sample_shape
@@ -65,7 +66,7 @@ class _FusedActivation:
         return act.backward(grad, self._cache.get("z"), y)
 
 
-class Input(Layer):
+class Input(GraphInput, Layer):
     """Marks the shape of a model's input (no computation).
 
     ``Sequential([Input((1, 28, 28)), Conv2D(...), ...])`` is the same as
