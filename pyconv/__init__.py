@@ -77,7 +77,7 @@ _use_built_package()
 # installed copy's submodules (``sys.modules`` resolves ``.`` to that copy).
 from ._version import __version__  # noqa: E402
 
-from . import callbacks, functional, image, layers, losses, metrics, optimizers, utils
+from . import callbacks, config, functional, image, layers, losses, metrics, optimizers, utils
 from ._threads import get_num_threads, set_num_threads
 from .export import export_onnx
 from .layers import Input
@@ -122,6 +122,7 @@ __all__ = [
     "image",
     "layers",
     "callbacks",
+    "config",
     "losses",
     "metrics",
     "optimizers",

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _inference
+from . import _inference, _layout
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import layers as _layers
@@ -38,7 +38,7 @@ from . import saving
 from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
 from ._threads import blas_single_threaded
 from ._typing import ArrayLike
-from ._validation import as_float_array, check_int, fail
+from ._validation import as_float_array, check_int, fail, warn_if_channels_last
 from .layers.base import _unique_name, build_layer
 from .layers.core import Input
 from .training import Trainer, _fusion_kind, loss_gradient, loss_value
@@ -189,6 +189,12 @@ class Model(Trainer):
             fail(ValueError, "layers", "distinct layer names within one model",
                  sorted({n for n in names if names.count(n) > 1}))
         self._node_caches = [{} if calls[id(node.layer)] > 1 else None for node in self._nodes]
+        # channels_last data: where values are transposed (pyconv._layout)
+        self._converts = (any(node.conversions for node in self._nodes)
+                          or any(t.stored for t in self._outputs))
+        if not any(any(node.wants) for node in self._nodes):   # no channels_last layer
+            for tensor in self._inputs:
+                warn_if_channels_last(tensor.sample_shape, "shape", stacklevel=3)
         self._needs_input_grad = [any(not t.node.is_input for t in node.inputs)
                                   for node in self._nodes]
         self._input_shapes = [t.sample_shape for t in self._inputs]
@@ -224,11 +230,8 @@ class Model(Trainer):
         return shapes[0] if len(shapes) == 1 else (sum(_size(s) for s in shapes),)
 
     def _build_node(self, node):
-        layer = node.layer
-        shape = ([t.sample_shape for t in node.inputs] if node.multi
-                 else node.inputs[0].sample_shape)
-        if not layer.built:
-            build_layer(layer, shape, self._rng)
+        if not node.layer.built:
+            build_layer(node.layer, node.input_shape, self._rng)
 
     def _reset_training_state(self):
         self.compiled = False
@@ -363,16 +366,27 @@ class Model(Trainer):
     def _run(self, inputs, training):
         """Run every node; return the list of output arrays."""
         values = {id(t): x for t, x in zip(self._inputs, inputs)}
+        converted = {}
+
+        def value(tensor, stored):
+            """The tensor's value, transposed (once) when the reader needs
+            the other storage: channels_last data at the model's boundary."""
+            if stored == tensor.stored:
+                return values[id(tensor)]
+            key = (id(tensor), stored)
+            if key not in converted:
+                converted[key] = _layout.convert(values[id(tensor)], stored)
+            return converted[key]
+
         for node, cache in zip(self._nodes, self._node_caches):
             layer = node.layer
             if cache is not None:
                 layer._cache = cache
-            if node.multi:
-                arg = [values[id(t)] for t in node.inputs]
-            else:
-                arg = values[id(node.inputs[0])]
-            values[id(node.output)] = layer.forward(arg, training=training)
-        return [values[id(t)] for t in self._outputs]
+            args = ([value(t, w) for t, w in zip(node.inputs, node.wants)] if self._converts
+                    else [values[id(t)] for t in node.inputs])
+            values[id(node.output)] = layer.forward(args if node.multi else args[0],
+                                                    training=training)
+        return [value(t, False) for t in self._outputs]
 
     def _forward(self, x, training=False):
         return self._format_outputs(self._run(self._split_inputs(x), training))
@@ -386,7 +400,7 @@ class Model(Trainer):
         """The output arrays for a list of input batches, in inference mode:
         the compiled plan (`pyconv._inference.GraphPlan`, buffers overwritten
         by the next call) unless ``self._compiled_inference`` is False."""
-        if getattr(self, "_compiled_inference", True):
+        if getattr(self, "_compiled_inference", True) and not self._converts:
             return _inference.plan_for(self, [x.shape for x in inputs]).run(inputs)
         return self._run(inputs, training=False)
 
@@ -407,7 +421,7 @@ class Model(Trainer):
             kinds = []
             for tensor, loss in zip(self._outputs, self._losses):
                 kind = None
-                if not tensor.node.is_input and readers[id(tensor)] == 1:
+                if not tensor.node.is_input and readers[id(tensor)] == 1 and not tensor.stored:
                     kind = _fusion_kind(tensor.node.layer, loss.fused_activation,
                                         tensor.sample_shape)
                 if kind == "skip":
@@ -424,7 +438,11 @@ class Model(Trainer):
         ``layer.grads``."""
         grads = {}
 
-        def receive(tensor, grad):
+        def receive(tensor, grad, stored=None):
+            """Add ``grad`` (of the tensor as stored in ``stored``, by default
+            as its layer made it) to the tensor's gradient."""
+            if stored is not None and stored != tensor.stored:
+                grad = _layout.convert(grad, tensor.stored)
             key = id(tensor)
             grads[key] = grad if key not in grads else grads[key] + grad
 
@@ -432,11 +450,11 @@ class Model(Trainer):
         for tensor, grad, kind in zip(self._outputs, output_grads, fused):
             if kind == "skip":
                 skipped.add(id(tensor.node))
-                receive(tensor.node.inputs[0], grad)
+                receive(tensor.node.inputs[0], grad, tensor.node.wants[0])
             else:
                 if kind == "inside":
                     inside.add(id(tensor.node))
-                receive(tensor, grad)
+                receive(tensor, grad, False)
         summed = {}
         for position in range(len(self._nodes) - 1, -1, -1):
             node = self._nodes[position]
@@ -456,9 +474,10 @@ class Model(Trainer):
                 summed[id(layer)] = (list(layer.grads) if previous is None
                                      else [a + b for a, b in zip(previous, layer.grads)])
             if need:
-                for tensor, g in zip(node.inputs, grad_in if node.multi else [grad_in]):
+                for tensor, g, stored in zip(node.inputs, grad_in if node.multi else [grad_in],
+                                             node.wants):
                     if not tensor.node.is_input:
-                        receive(tensor, g)
+                        receive(tensor, g, stored)
         for layer in self._layers:
             if id(layer) in summed:
                 layer.grads = summed[id(layer)]

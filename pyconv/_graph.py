@@ -14,6 +14,7 @@ the same input shape each time: it owns one set of weights.
 """
 import numpy as np
 
+from . import _layout
 from ._validation import fail
 
 __all__ = ["SymbolicTensor", "Node", "GraphInput", "is_symbolic", "symbolic_call", "as_tensor",
@@ -27,13 +28,27 @@ class Node:
     or on one tensor.
     """
 
-    __slots__ = ("layer", "inputs", "output", "multi")
+    __slots__ = ("layer", "inputs", "output", "multi", "wants", "shapes")
 
-    def __init__(self, layer, inputs, multi):
+    def __init__(self, layer, inputs, multi, wants=(), shapes=()):
         self.layer = layer
         self.inputs = list(inputs)
         self.multi = bool(multi)
         self.output = None
+        # per input: whether the layer gets it as an NCHW array standing for
+        # an NHWC tensor (pyconv._layout), and that array's sample shape
+        self.wants = list(wants)
+        self.shapes = list(shapes)
+
+    @property
+    def input_shape(self):
+        """The sample shape(s) the layer computes on (a list for ``multi``)."""
+        return list(self.shapes) if self.multi else self.shapes[0]
+
+    @property
+    def conversions(self):
+        """Whether any input must be transposed for this call."""
+        return any(w != t.stored for w, t in zip(self.wants, self.inputs))
 
     @property
     def is_input(self):
@@ -49,20 +64,25 @@ class SymbolicTensor:
     Attributes
     ----------
     shape : tuple
-        ``(None, *per-sample shape)``, as Keras's ``KerasTensor.shape``.
+        ``(None, *per-sample shape)``, as Keras's ``KerasTensor.shape``
+        (NHWC for the images of channels_last layers).
+    stored : bool
+        Whether the layer making it computes an NHWC tensor as an NCHW array
+        (a channels_last image layer; see `pyconv._layout`).
     dtype : numpy.dtype
     name : str
         ``"<layer name>"`` or ``"<layer name>_<k>"`` for a shared layer's
         k-th call.
     """
 
-    __slots__ = ("sample_shape", "dtype", "node", "name")
+    __slots__ = ("sample_shape", "dtype", "node", "name", "stored")
 
-    def __init__(self, sample_shape, dtype, node, name):
+    def __init__(self, sample_shape, dtype, node, name, stored=False):
         self.sample_shape = tuple(sample_shape)
         self.dtype = np.dtype(dtype)
         self.node = node
         self.name = name
+        self.stored = bool(stored)
 
     @property
     def shape(self):
@@ -122,20 +142,21 @@ def symbolic_call(layer, x):
             where = f"x[{position}]" if multi else "x"
             fail(TypeError, where, "a symbolic tensor (from pyconv.Input or a layer called "
                  "on one) when other inputs are symbolic", type(items[position]).__name__)
-    shapes = [t.sample_shape for t in tensors]
+    wants, shapes, stored = _layout.plan_call(layer, [(t.sample_shape, t.stored)
+                                                      for t in tensors])
     input_shape = shapes if multi else shapes[0]
     expected = layer.input_shape if layer.built else layer.__dict__.get("_graph_input_shape")
     if expected is not None and _shape_key(expected) != _shape_key(input_shape):
         fail(ValueError, "x", f"inputs of shape {expected} for layer {layer.name!r} (a layer "
              "called again shares its weights, so it needs the same input shape)",
              input_shape)
-    output_shape = tuple(layer.compute_output_shape(input_shape))
+    output_shape, stored = _layout.output_of(stored, layer._nchw_output_shape(input_shape))
     layer._graph_input_shape = input_shape
     count = layer.__dict__.get("_graph_calls", 0)
     layer._graph_calls = count + 1
-    node = Node(layer, tensors, multi)
+    node = Node(layer, tensors, multi, wants, shapes)
     name = layer.name if count == 0 else f"{layer.name}_{count}"
-    node.output = SymbolicTensor(output_shape, layer.dtype, node, name)
+    node.output = SymbolicTensor(output_shape, layer.dtype, node, name, stored)
     return node.output
 
 

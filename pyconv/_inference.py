@@ -131,7 +131,7 @@ def _stages(model):
     stages, shapes = [], []
     shape = tuple(model._input_shape)
     for layer in model.layers:
-        out_shape = tuple(layer.compute_output_shape(shape))
+        out_shape = tuple(layer._nchw_output_shape(shape))
         if type(layer) not in (L.Dropout, L.Input):
             absorbed = _absorbed(stages[-1] if stages else None, layer, shape)
             if absorbed is not None:
@@ -224,7 +224,7 @@ def _pool_step(stage, batch_shape, out, scratch):
 
 
 def _view_step(stage, batch_shape, out, scratch):
-    shape = (batch_shape[0],) + tuple(stage.layer.compute_output_shape(batch_shape[1:]))
+    shape = (batch_shape[0],) + tuple(stage.layer._nchw_output_shape(batch_shape[1:]))
     return (lambda x: x.reshape(shape)), None
 
 
@@ -253,7 +253,7 @@ class Plan:
         dtype = model.dtype
         n = batch_shape[0]
         stages, shapes = _stages(model)
-        out_shapes = [(n,) + tuple(stage.layer.compute_output_shape(shape))
+        out_shapes = [(n,) + tuple(stage.layer._nchw_output_shape(shape))
                       for stage, shape in zip(stages, shapes)]
         largest = max([int(np.prod(shape)) for stage, shape in zip(stages, out_shapes)
                        if stage.kind in _WRITES_BUFFER] or [0])
@@ -438,7 +438,7 @@ def default_batch_size(model):
         shape = tuple(model._input_shape)
         largest = int(np.prod(shape))
         for layer in model.layers:
-            shape = tuple(layer.compute_output_shape(shape))
+            shape = tuple(layer._nchw_output_shape(shape))
             largest = max(largest, int(np.prod(shape)))
         fits = DEFAULT_BATCH_BYTES // (largest * model.dtype.itemsize)
         entry.batch_size = int(min(1024, max(32, 2 ** int(np.log2(max(fits, 1))))))

@@ -145,7 +145,8 @@ def warn_if_channels_last(shape, name, stacklevel=3):
         f"channels). pyconv is channels-first (NCHW: batch, channels, height, width), so this "
         f"is read as {c} channels of {h}x{w} images. If the images are {c}x{h} with {w} "
         f"channel(s), use the shape {(w, c, h)} and transpose the data with "
-        f"x.transpose(0, 3, 1, 2).", UserWarning, stacklevel=stacklevel)
+        f"x.transpose(0, 3, 1, 2), or give the image layers data_format=\"channels_last\" "
+        f"(pyconv.config.set_image_data_format).", UserWarning, stacklevel=stacklevel)
 
 
 def common_float_dtype(*arrays):

@@ -211,7 +211,7 @@ def _flatten(b, layer, x, shape):
 
 
 def _reshape(b, layer, x, shape):
-    target = b.const(layer.name + "_shape", (0,) + tuple(layer.compute_output_shape(shape)),
+    target = b.const(layer.name + "_shape", (0,) + tuple(layer._nchw_output_shape(shape)),
                      np.int64)
     return b.node("Reshape", [x, target], layer.name)
 
@@ -450,7 +450,7 @@ def _calls(model):
     shape, calls = tuple(model._input_shape), []
     for index, layer in enumerate(model.layers):
         calls.append((layer, index, shape, index + 1))
-        shape = tuple(layer.compute_output_shape(shape))
+        shape = tuple(layer._nchw_output_shape(shape))
     return [(0, "input", tuple(model._input_shape))], calls, [len(calls)]
 
 

@@ -19,11 +19,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import _layout
 from . import layers as _layers
 from . import saving
 from ._functional_model import Model
 from ._shapes import check_sample_shape
-from ._validation import check_int, fail
+from ._validation import check_int, fail, warn_if_channels_last
+from .config import image_data_format
 from .layers.base import Layer, _unique_name, build_layer
 from .layers.core import Input
 from .training import Trainer
@@ -97,8 +99,14 @@ class Sequential(Model):
         self.seed = seed
         self._rng = _model_generator(seed)
         self._layers: List[Layer] = []
+        # The per-sample shape of the x arrays users pass (NHWC when the
+        # layers are channels_last) and, once built, the NCHW shapes the
+        # layers compute on; ``_input_stored``: x is transposed to NCHW once,
+        # ``_output_stored``: the outputs back to NHWC (see pyconv._layout).
+        self._data_input_shape: Optional[Tuple[int, ...]] = None
         self._input_shape: Optional[Tuple[int, ...]] = None
         self._output_shape = None
+        self._input_stored = self._output_stored = False
         self.built = False
         self._reset_training_state()
         if layers is not None:
@@ -111,11 +119,11 @@ class Sequential(Model):
     def add(self, layer: Layer) -> None:
         """Append ``layer`` (an ``Input`` may only come first)."""
         if _is_input_layer(layer):
-            if self._layers or self._input_shape is not None:
+            if self._layers or self._data_input_shape is not None:
                 fail(ValueError, "layer", "an Input only as the first layer of the model",
                      repr(layer))
-            self._input_shape = check_sample_shape(_input_layer_shape(layer), "Input shape",
-                                                   batch_axis=True)
+            self._data_input_shape = check_sample_shape(_input_layer_shape(layer),
+                                                        "Input shape", batch_axis=True)
             self.build()
             return
         if not isinstance(layer, Layer):
@@ -128,11 +136,13 @@ class Sequential(Model):
         self._layers.append(layer)
         self._fused = None
         if self.built:
-            if not layer.built:
-                build_layer(layer, self._output_shape, self._rng)
-            self._output_shape = self._check_layer_shape(layer, self._output_shape)
-        elif len(self._layers) == 1 and getattr(layer, "input_shape", None) is not None:
-            self._input_shape = tuple(layer.input_shape)
+            try:
+                self._build_chain(self._data_input_shape)
+            except (TypeError, ValueError):
+                self._layers.pop()
+                raise
+        elif len(self._layers) == 1 and getattr(layer, "_given_input_shape", None) is not None:
+            self._data_input_shape = tuple(layer._given_input_shape)
             self.build()
 
     def pop(self) -> Layer:
@@ -142,18 +152,57 @@ class Sequential(Model):
         layer = self._layers.pop()
         self._fused = None
         if self.built:
-            shape = self._input_shape
-            for other in self._layers:
-                shape = other.compute_output_shape(shape)
-            self._output_shape = shape
+            self._build_chain(self._data_input_shape)
         return layer
 
-    def _check_layer_shape(self, layer, shape):
-        if layer.built and getattr(layer, "input_shape", None) is not None \
-                and tuple(layer.input_shape) != tuple(shape):
-            fail(ValueError, f"layer {layer.name!r}", f"built for inputs of shape {tuple(shape)}",
-                 f"a layer built for {tuple(layer.input_shape)}")
-        return tuple(layer.compute_output_shape(tuple(shape)))
+    def _chain(self, input_shape):
+        """For model inputs of per-sample ``input_shape``: whether they are
+        transposed to NCHW, and per layer ``(layer, NCHW input shape, output
+        shape, output stored)`` (see pyconv._layout). A Sequential
+        transposes channels_last data only at its input and output."""
+        shape = tuple(input_shape)
+        # the first layer that is not "follow" decides; the global default
+        # while there is none (a model built layer by layer)
+        stored = len(shape) == 3 and image_data_format() == "channels_last"
+        for layer in self._layers:
+            if getattr(layer, "_layout", "plain") != "follow":
+                stored = layer._layout == "image" and layer._speaks_nhwc(len(shape))
+                break
+        input_stored, steps = stored, []
+        for layer in self._layers:
+            (want,), (nchw,), out_stored = _layout.plan_call(layer, [(shape, stored)])
+            if want != stored:
+                fail(ValueError, f"layer {layer.name!r}", "the data format of the layers "
+                     "before it (a Sequential transposes channels_last data only at its input "
+                     "and output: give its image layers one data_format, or use pyconv.Model)",
+                     getattr(layer, "data_format", "a layer reading the image in logical order"))
+            shape, stored = _layout.output_of(out_stored, layer._nchw_output_shape(nchw))
+            steps.append((layer, nchw, shape, stored))
+        return input_stored, steps
+
+    def _build_chain(self, input_shape):
+        """Build the layers for inputs of ``input_shape`` (checked); set the shapes."""
+        input_stored, steps = self._chain(input_shape)
+        for layer, nchw, _, _ in steps:
+            if layer.built and not layer.weights and tuple(layer.input_shape) != tuple(nchw):
+                layer.built = False      # weightless, built before the storage was known
+            if not layer.built:
+                build_layer(layer, nchw, self._rng)
+            elif getattr(layer, "input_shape", None) is not None \
+                    and tuple(layer.input_shape) != tuple(nchw):
+                fail(ValueError, f"layer {layer.name!r}", f"built for inputs of shape {nchw}",
+                     f"a layer built for {tuple(layer.input_shape)}")
+        if not input_stored and any(getattr(layer, "_layout", "plain") != "follow"
+                                    for layer in self._layers):
+            warn_if_channels_last(input_shape, "input_shape", stacklevel=5)
+        self._data_input_shape = tuple(input_shape)
+        self._input_stored = input_stored
+        self._input_shape = (_layout.to_nchw_shape(input_shape) if input_stored
+                             else tuple(input_shape))
+        self._output_stored = bool(steps) and steps[-1][3]
+        shape = steps[-1][2] if steps else tuple(input_shape)
+        self._output_shape = _layout.to_nchw_shape(shape) if self._output_stored else shape
+        self._fused = None
 
     def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         """Create the weights of every layer for inputs of ``input_shape``.
@@ -165,21 +214,15 @@ class Sequential(Model):
             Defaults to the shape given by ``Input`` or the first layer.
         """
         if input_shape is None:
-            if self._input_shape is None:
+            if self._data_input_shape is None:
                 fail(ValueError, "input_shape", "given (or set by an Input / the first "
                      "layer's input_shape) to build the model", None)
-            input_shape = self._input_shape
+            input_shape = self._data_input_shape
         input_shape = check_sample_shape(input_shape, batch_axis=True)
-        if self.built and input_shape != self._input_shape:
-            fail(ValueError, "input_shape", f"{self._input_shape} (the model is already built)",
-                 input_shape)
-        shape = input_shape
-        for layer in self._layers:
-            if not layer.built:
-                build_layer(layer, shape, self._rng)
-            shape = self._check_layer_shape(layer, shape)
-        self._input_shape = input_shape
-        self._output_shape = shape
+        if self.built and input_shape != self._data_input_shape:
+            fail(ValueError, "input_shape", f"{self._data_input_shape} (the model is already "
+                 "built)", input_shape)
+        self._build_chain(input_shape)
         self.built = True
 
     @property
@@ -195,22 +238,26 @@ class Sequential(Model):
     @property
     def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None, *shape)`` once built."""
-        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+        shape = self._data_input_shape if self.built else None
+        return None if shape is None else (None,) + tuple(shape)
 
     @property
     def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
         """``(None, *shape)`` once built."""
-        return None if self._output_shape is None else (None,) + tuple(self._output_shape)
+        if self._output_shape is None:
+            return None
+        shape = self._output_shape
+        return (None,) + (_layout.to_nhwc_shape(shape) if self._output_stored else tuple(shape))
 
     # ----------------------------------------------------------------- summary
     def _summary_rows(self):
         rows = []
-        shape = self._input_shape
         total_flops = 0
-        for layer in self._layers:
+        shape = self._data_input_shape
+        for layer, _, output_shape, _ in self._chain(shape)[1]:
             flops = int(layer.flops(shape))
             total_flops += flops
-            shape = layer.compute_output_shape(shape)
+            shape = output_shape
             rows.append((f"{layer.name} ({type(layer).__name__})",
                          str((None,) + tuple(shape)), f"{layer.count_params():,}",
                          f"{flops:,}"))
@@ -221,14 +268,37 @@ class Sequential(Model):
     # (A Sequential has one output: no `loss_weights`, unlike Model.compile.)
     compile = Trainer.compile  # type: ignore[assignment]
     _prepare_x = Trainer._prepare_x
-    _prepare_xy = Trainer._prepare_xy
+
+    def _data_to_nchw(self, x):
+        """``x`` (checked, per-sample shape `_data_input_shape`) as the layers
+        take it: transposed once when the model's images are NHWC."""
+        return _layout.to_nchw(x) if self._input_stored else x
+
+    def _reads_nhwc(self, shape):
+        """Whether unbuilt, the model would read per-sample ``shape`` as NHWC."""
+        return bool(self._layers) and self._chain(shape)[0]
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, names=("x", "y")):
+        x = self._prepare_x(x, names[0])   # builds the model when needed
+        if self._output_stored and getattr(y, "ndim", None) == 4:
+            y = _layout.to_nchw(y)   # NHWC targets of NHWC outputs, as the layers make them
+        return Trainer._prepare_xy(self, x, y, sample_weight, class_weight, names,
+                                   x_prepared=True)
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        y = Trainer.predict(self, x, *args, **kwargs)
+        return _layout.to_nhwc(y) if self._output_stored else y
+
+    def predict_on_batch(self, x: Any) -> Any:
+        y = Trainer.predict_on_batch(self, x)
+        return _layout.to_nhwc(y) if self._output_stored else y
+
+    def __call__(self, x: Any) -> Any:
+        return self.predict_on_batch(x)
     _forward = Trainer._forward
     _train_step_body = Trainer._train_step_body
     _test_step = Trainer._test_step
-    predict = Trainer.predict
-    predict_on_batch = Trainer.predict_on_batch
     _inference_forward = Trainer._inference_forward
-    __call__ = Trainer.__call__
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> Dict[str, Any]:
@@ -236,7 +306,8 @@ class Sequential(Model):
         return {
             "name": self.name,
             "seed": self.seed if isinstance(self.seed, (int, np.integer)) else None,
-            "input_shape": None if self._input_shape is None else list(self._input_shape),
+            "input_shape": (None if self._data_input_shape is None
+                            else list(self._data_input_shape)),
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                        for layer in self._layers],
         }
@@ -263,8 +334,8 @@ class Sequential(Model):
                 raise ValueError(f"Invalid config for layer class {entry['class_name']!r}: "
                                  f"{exc}") from exc
             if _is_input_layer(layer):
-                model._input_shape = check_sample_shape(_input_layer_shape(layer),
-                                                        batch_axis=True)
+                model._data_input_shape = check_sample_shape(_input_layer_shape(layer),
+                                                             batch_axis=True)
                 continue
             if any(other.name == layer.name for other in model._layers):
                 fail(ValueError, "config", "layers with unique names",
@@ -272,9 +343,9 @@ class Sequential(Model):
             model._layers.append(layer)  # build below, once
         input_shape = config.get("input_shape")
         if input_shape is None:
-            input_shape = model._input_shape
+            input_shape = model._data_input_shape
         if input_shape is None and model._layers:
-            input_shape = getattr(model._layers[0], "input_shape", None)
+            input_shape = getattr(model._layers[0], "_given_input_shape", None)
         if input_shape is not None:
             if max_params is not None:
                 model._check_param_budget(check_sample_shape(input_shape, batch_axis=True),
@@ -284,10 +355,9 @@ class Sequential(Model):
 
     def _check_param_budget(self, input_shape, max_params):
         """Refuse, before building, a model of more than ``max_params`` parameters."""
-        total, shape = 0, input_shape
-        for layer in self._layers:
-            total += sum(math.prod(spec.shape) for spec in layer.weight_specs(shape))
-            shape = layer.compute_output_shape(shape)
+        total = 0
+        for layer, nchw, _, _ in self._chain(input_shape)[1]:
+            total += sum(math.prod(spec.shape) for spec in layer.weight_specs(nchw))
         if total > max_params:
             raise ValueError(f"the model has {total} parameters, more than `max_params` = "
                              f"{max_params} allows (raise max_params for a model you trust)")

@@ -262,16 +262,26 @@ class Trainer:
             fail(ValueError, name, "an array of shape (n_samples, ...) with a batch axis",
                  f"shape {x.shape}")
         if not self.built:
-            warn_if_channels_last(x.shape[1:], name, stacklevel=4)
+            if not self._reads_nhwc(x.shape[1:]):
+                warn_if_channels_last(x.shape[1:], name, stacklevel=4)
             self.build(x.shape[1:])
-        expected = tuple(self._input_shape)
+        expected = tuple(getattr(self, "_data_input_shape", None) or self._input_shape)
         if x.shape[1:] != expected:
             fail(ValueError, name, "an array of shape (n_samples, "
                  f"{', '.join(map(str, expected))}) for this model", f"shape {x.shape}")
+        return self._data_to_nchw(x)
+
+    def _data_to_nchw(self, x):
+        """Checked ``x`` as the layers compute on it (see `Sequential`)."""
         return x
 
-    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, names=("x", "y")):
-        x = self._prepare_x(x, names[0])
+    def _reads_nhwc(self, shape):
+        """Whether the (unbuilt) model reads per-sample ``shape`` as NHWC."""
+        return False
+
+    def _prepare_xy(self, x, y, sample_weight=None, class_weight=None, names=("x", "y"),
+                    x_prepared=False):
+        x = x if x_prepared else self._prepare_x(x, names[0])
         if y is None:
             fail(ValueError, names[1], "an array of targets", None)
         try:

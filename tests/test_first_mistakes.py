@@ -34,13 +34,22 @@ def test_what_looks_channels_last(shape, expected):
 
 
 def test_input_with_channels_last_shape_warns_once_with_the_fix():
+    # The layers reading an Input decide its layout: the model warns when
+    # no channels_last layer reads a channels-last-looking shape.
     with pytest.warns(UserWarning, match=r"looks channels-last.*\(3, 32, 32\).*"
-                                         r"transpose\(0, 3, 1, 2\)"):
-        layers.Input(shape=(32, 32, 3))
+                                         r"transpose\(0, 3, 1, 2\).*data_format"):
+        Sequential([layers.Input(shape=(32, 32, 3)), layers.Conv2D(4, 3)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        layers.Input(shape=(32, 32, 3))            # once per shape
+        Sequential([layers.Input(shape=(32, 32, 3)), layers.Conv2D(4, 3)])   # once per shape
+        inputs = layers.Input(shape=(24, 24, 3))
+        pyconv.Model(inputs, layers.Conv2D(4, 3, data_format="channels_last")(inputs))
+        Sequential([layers.Input(shape=(24, 24, 3)),
+                    layers.Conv2D(4, 3, data_format="channels_last")])
         layers.Input(shape=(3, 32, 32))            # NCHW: silent
+    with pytest.warns(UserWarning, match=r"\(3, 20, 20\)"):
+        inputs = layers.Input(shape=(20, 20, 3))
+        pyconv.Model(inputs, layers.Conv2D(4, 3)(inputs))
 
 
 def test_first_layer_input_shape_and_fit_on_nhwc_data_warn(rng):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _resample
 from .._validation import check_choice, check_int, fail
-from .base import Layer
+from .base import ImageLayer, Layer
 
 __all__ = ["RandomFlip", "RandomCrop", "RandomTranslation", "RandomRotation"]
 
@@ -53,7 +53,7 @@ def _factor_range(value, name, symmetric_bound=1.0):
     return lower, upper
 
 
-class _RandomLayer(Layer):
+class _RandomLayer(ImageLayer):
     """Seeded generator shared by the augmentation layers."""
 
     def __init__(self, seed=None, **kwargs):
@@ -70,7 +70,7 @@ class _RandomLayer(Layer):
             self._rng = np.random.default_rng(self.seed)
         return self._rng
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         return tuple(_check_image_shape(self, input_shape))
 
     def get_config(self):
@@ -163,7 +163,7 @@ class RandomCrop(_RandomLayer):
         self.height = check_int(height, "height", min_value=1)
         self.width = check_int(width, "width", min_value=1)
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         c, _, _ = _check_image_shape(self, input_shape)
         return c, self.height, self.width
 

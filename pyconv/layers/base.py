@@ -34,11 +34,13 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .. import _layout
 from .._graph import is_symbolic, symbolic_call
+from ..config import standardize_data_format
 from .._shapes import check_sample_shape
 from .._validation import as_float_array, fail, warn_if_channels_last
 
-__all__ = ["Layer", "WeightSpec"]
+__all__ = ["Layer", "ImageLayer", "WeightSpec"]
 
 WeightSpec = namedtuple("WeightSpec", "name shape initializer trainable regularizer")
 WeightSpec.__doc__ = """Declaration of one weight: what `Layer.build` allocates.
@@ -186,9 +188,10 @@ class Layer:
         self.name = name
         if input_shape is not None:
             input_shape = check_sample_shape(input_shape)
-            warn_if_channels_last(input_shape, "input_shape", stacklevel=4)
+            if not self._speaks_nhwc(len(input_shape)):
+                warn_if_channels_last(input_shape, "input_shape", stacklevel=4)
         self._given_input_shape = input_shape
-        self.input_shape = input_shape
+        self.input_shape = None if input_shape is None else self._to_nchw_shape(input_shape)
         self.trainable = bool(trainable)
         try:
             dtype = np.dtype(dtype)
@@ -202,6 +205,34 @@ class Layer:
         self._weights: list[Any] = []   # list of (WeightSpec, array)
         self.grads: list[Any] = []
         self._cache: dict[str, Any] = {}  # what forward keeps for backward; not pickled
+
+    # ------------------------------------------------------------ data format
+    # How a model hands this layer its inputs (see pyconv._layout): "plain"
+    # (logical order), "follow" (as stored) or "image" (by data_format).
+    _layout = "plain"
+    # Set by a model for a "follow" layer whose inputs are NHWC tensors
+    # stored as NCHW arrays.
+    _nchw_storage = False
+
+    def _speaks_nhwc(self, rank):
+        """Whether this layer's rank-``rank`` shapes and eager arrays are NHWC."""
+        return False
+
+    def _to_nchw_shape(self, shape):
+        """A user-facing sample shape as the NCHW shape `forward` computes on."""
+        return tuple(shape)
+
+    def _stored_axis(self, axis, ndim):
+        """Sample axis ``axis`` (0-based, of ``ndim``) in the arrays `forward`
+        gets: moved when the model stores this layer's NHWC inputs as NCHW."""
+        if self._nchw_storage and ndim == 3:
+            return _layout.NHWC_TO_STORED[axis]
+        return axis
+
+    def _nchw_output_shape(self, input_shape):
+        """`compute_output_shape` for the NCHW shapes `forward` sees (what
+        models and `build` call); the same thing for most layers."""
+        return self.compute_output_shape(input_shape)
 
     # ----------------------------------------------------------------- weights
     def weight_specs(self, input_shape):
@@ -299,8 +330,10 @@ class Layer:
         return sum(self.param_counts(input_shape))
 
     def _shape_for_counts(self, input_shape):
+        """The NCHW shape for ``input_shape`` (in this layer's data format), or
+        the built one."""
         if input_shape is not None:
-            return check_sample_shape(input_shape)
+            return self._to_nchw_shape(check_sample_shape(input_shape))
         if self.input_shape is not None:
             return self.input_shape
         fail(ValueError, "input_shape", f"known to count the parameters of layer {self.name!r} "
@@ -325,7 +358,7 @@ class Layer:
                 fail(ValueError, "input_shape", f"{self.input_shape} (layer {self.name!r} is "
                      "already built for it)", input_shape)
             return
-        output_shape = self.compute_output_shape(input_shape)
+        output_shape = self._nchw_output_shape(input_shape)
         if rng is None:
             rng = np.random.default_rng()
         elif not isinstance(rng, np.random.Generator):
@@ -371,12 +404,19 @@ class Layer:
             return symbolic_call(self, x)
         x = as_float_array(x, "x", dtype=self.dtype)
         expected = self.input_shape
+        nhwc = self._speaks_nhwc(x.ndim - 1)
+        if nhwc:
+            expected = self._given_input_shape if self.input_shape is None else \
+                _layout.to_nhwc_shape(self.input_shape)
         if x.ndim < 2 or (expected is not None and x.shape[1:] != expected):
             what = f"(batch,) + {expected}" if expected is not None else "a batch axis first"
             fail(ValueError, "x", f"an array of shape {what}", f"shape {x.shape}")
+        if nhwc:                  # NHWC in and out, NCHW inside
+            x = _layout.to_nchw(x)
         if not self.built:
             self.build(x.shape[1:])
-        return self.forward(x, training=training)
+        y = self.forward(x, training=training)
+        return _layout.to_nhwc(y) if nhwc and y.ndim == 4 else y
 
     def _buffer(self, key, shape, dtype=None):
         """An uninitialised C-contiguous array of ``shape`` for a result.
@@ -451,3 +491,53 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+class ImageLayer(Layer):
+    """A layer on images that takes ``data_format`` (Keras's argument).
+
+    With ``data_format="channels_last"`` its user-facing shapes
+    (``input_shape=``, `compute_output_shape`, a model's summary) and the
+    arrays of an eager call are NHWC; `forward`, `backward`, `build`,
+    `weight_specs` and the ``input_shape``/``output_shape`` attributes stay
+    NCHW, the layout pyconv computes in. Subclasses implement
+    ``_nchw_output_shape`` instead of `compute_output_shape`.
+
+    Parameters
+    ----------
+    data_format : {"channels_first", "channels_last"}, optional
+        Defaults to `pyconv.config.image_data_format()` (channels_first).
+    **kwargs
+        As `Layer`.
+    """
+
+    _layout = "image"
+
+    def __init__(self, *args: Any, data_format: Optional[str] = None, **kwargs: Any) -> None:
+        self.data_format = standardize_data_format(data_format)
+        super().__init__(*args, **kwargs)
+
+    def _speaks_nhwc(self, rank):
+        return self.data_format == "channels_last" and rank == 3
+
+    def _to_nchw_shape(self, shape):
+        return _layout.to_nchw_shape(shape) if self._speaks_nhwc(len(shape)) else tuple(shape)
+
+    def _nchw_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape``, both in this layer's ``data_format``
+        (a leading ``None`` batch axis is kept, as Keras)."""
+        shape = tuple(input_shape)
+        batch = shape[:1] if len(shape) == 4 and shape[0] is None else ()
+        shape = shape[len(batch):]
+        out = tuple(self._nchw_output_shape(self._to_nchw_shape(shape)))
+        if self._speaks_nhwc(len(shape)) and len(out) == 3:
+            out = _layout.to_nhwc_shape(out)
+        return batch + out
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config

@@ -10,7 +10,7 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .._shapes import conv_transpose_output_size, keras_transpose_crops
 from .._validation import check_choice, check_int, check_pair, fail
-from .base import Layer, WeightSpec
+from .base import ImageLayer, Layer, WeightSpec
 from .convolutional import Conv2D
 from .core import _FusedActivation
 
@@ -59,11 +59,11 @@ class DepthwiseConv2D(Conv2D):
                          kernel_regularizer=depthwise_regularizer,
                          bias_regularizer=bias_regularizer, **kwargs)
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         if len(input_shape) == 3:   # one group per input channel
             self.groups = input_shape[0]
             self.filters = input_shape[0] * self.depth_multiplier
-        return super().compute_output_shape(input_shape)
+        return super()._nchw_output_shape(input_shape)
 
     def get_config(self):
         config = super().get_config()
@@ -75,7 +75,7 @@ class DepthwiseConv2D(Conv2D):
         return config
 
 
-class SeparableConv2D(_FusedActivation, Layer):
+class SeparableConv2D(_FusedActivation, ImageLayer):
     """A `DepthwiseConv2D` followed by a 1x1 convolution to ``filters`` channels.
 
     Weights: ``depthwise_kernel`` ``[C_in * depth_multiplier, 1, kh, kw]``,
@@ -112,6 +112,7 @@ class SeparableConv2D(_FusedActivation, Layer):
         self.filters = check_int(filters, "filters", min_value=1)
         self._depthwise = DepthwiseConv2D(kernel_size, strides, padding, depth_multiplier,
                                           dilation_rate, use_bias=False, dtype=self.dtype,
+                                          data_format="channels_first",
                                           depthwise_initializer=depthwise_initializer)
         self.activation = _activations.get(activation, "activation")
         self.use_bias = bool(use_bias)
@@ -119,8 +120,8 @@ class SeparableConv2D(_FusedActivation, Layer):
                                                        "pointwise_initializer")
         self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
 
-    def compute_output_shape(self, input_shape):
-        _, ho, wo = self._depthwise.compute_output_shape(input_shape)
+    def _nchw_output_shape(self, input_shape):
+        _, ho, wo = self._depthwise._nchw_output_shape(input_shape)
         return self.filters, ho, wo
 
     def weight_specs(self, input_shape):
@@ -167,7 +168,7 @@ class SeparableConv2D(_FusedActivation, Layer):
 
     def flops(self, input_shape=None):
         shape = self._shape_for_counts(input_shape)
-        middle = self._depthwise.compute_output_shape(shape)
+        middle = self._depthwise._nchw_output_shape(shape)
         return (self._depthwise.flops(shape)
                 + 2 * int(np.prod(middle)) * self.filters)
 
@@ -190,7 +191,7 @@ class SeparableConv2D(_FusedActivation, Layer):
         return config
 
 
-class Conv2DTranspose(_FusedActivation, Layer):
+class Conv2DTranspose(_FusedActivation, ImageLayer):
     """Transposed convolution ("deconvolution"): upsampling with learned filters.
 
     The kernel is stored as PyTorch's ``[C_in, filters, kh, kw]``. Output
@@ -259,7 +260,7 @@ class Conv2DTranspose(_FusedActivation, Layer):
             windows.append((slice(start, stop), slice(to, to + stop - start)))
         return windows
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         if len(input_shape) != 3:
             fail(ValueError, "input_shape", f"(channels, height, width) for Conv2DTranspose "
                  f"layer {self.name!r}", tuple(input_shape))
@@ -273,7 +274,7 @@ class Conv2DTranspose(_FusedActivation, Layer):
         return (self.filters,) + out
 
     def weight_specs(self, input_shape):
-        self.compute_output_shape(input_shape)
+        self._nchw_output_shape(input_shape)
         specs = [WeightSpec("kernel", (input_shape[0], self.filters) + self.kernel_size,
                             self.kernel_initializer, True, self.kernel_regularizer)]
         if self.use_bias:
@@ -286,7 +287,7 @@ class Conv2DTranspose(_FusedActivation, Layer):
         full = _resample._conv_transpose2d_forward(x, self.weights[0], None, self.strides,
                                                    (0, 0), (0, 0), 1, self.dilation_rate)
         (rows, to_rows), (cols, to_cols) = self._windows(full.shape[2:])
-        out_shape = (len(x),) + self.compute_output_shape(x.shape[1:])
+        out_shape = (len(x),) + self._nchw_output_shape(x.shape[1:])
         if out_shape[2:] == full[:, :, rows, cols].shape[2:]:
             z = np.ascontiguousarray(full[:, :, rows, cols])
         else:   # a side extended with zeros

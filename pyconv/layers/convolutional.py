@@ -20,12 +20,12 @@ from .._shapes import (
 from .._typing import (ActivationLike, InitializerLike, IntPair, PaddingMode,
                        RegularizerLike)
 from .._validation import check_choice, check_int, check_pair, fail
-from .base import Layer, WeightSpec
+from .base import ImageLayer, Layer, WeightSpec
 from .core import _FusedActivation
 
 __all__ = ["Conv2D", "Convolution2D", "keras_same_padding"]
 
-class Conv2D(_FusedActivation, Layer):
+class Conv2D(_FusedActivation, ImageLayer):
     """2-D convolution layer over NCHW input, ``y = activation(conv(x) + bias)``.
 
     Keras 3's arguments in NCHW; the kernel is stored as PyTorch's
@@ -115,7 +115,7 @@ class Conv2D(_FusedActivation, Layer):
         ph, pw = self.padding
         return (ph, ph), (pw, pw)
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         if len(input_shape) != 3:
             fail(ValueError, "input_shape", f"(channels, height, width) (NCHW) for Conv2D layer "
                  f"{self.name!r}", tuple(input_shape))
@@ -133,7 +133,7 @@ class Conv2D(_FusedActivation, Layer):
         return self.filters, ho, wo
 
     def weight_specs(self, input_shape):
-        self.compute_output_shape(input_shape)
+        self._nchw_output_shape(input_shape)
         kernel_shape = (self.filters, input_shape[0] // self.groups) + self.kernel_size
         specs = [WeightSpec("kernel", kernel_shape, self.kernel_initializer, True,
                             self.kernel_regularizer)]
@@ -152,7 +152,7 @@ class Conv2D(_FusedActivation, Layer):
         out_shape = self._cache.get("out_shape")
         if out_shape is None or out_shape[0] != x.shape[1:]:
             out_shape = self._cache["out_shape"] = (x.shape[1:],
-                                                    self.compute_output_shape(x.shape[1:]))
+                                                    self._nchw_output_shape(x.shape[1:]))
         relu = type(self.activation) is _activations._ReLU
         z = _functional._conv2d_forward(x, self.kernel, self.bias, self.strides, pads,
                                         self.dilation_rate, self.groups, self.padding_mode,
@@ -183,7 +183,7 @@ class Conv2D(_FusedActivation, Layer):
 
     def flops(self, input_shape=None):
         input_shape = self._shape_for_counts(input_shape)
-        c_out, ho, wo = self.compute_output_shape(input_shape)
+        c_out, ho, wo = self._nchw_output_shape(input_shape)
         positions = c_out * ho * wo
         per_output = 2 * (input_shape[0] // self.groups) * self.kernel_size[0] * self.kernel_size[1]
         total = positions * per_output

@@ -14,7 +14,7 @@ from .._graph import GraphInput
 from .._typing import ActivationLike, InitializerLike, RegularizerLike
 from .._validation import check_int, fail
 from .._shapes import INT32_MAX, check_sample_shape
-from .base import Layer, WeightSpec
+from .base import ImageLayer, Layer, WeightSpec
 
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Dropout", "Activation",
            "ReLU", "Softmax"]
@@ -98,6 +98,11 @@ class Input(GraphInput, Layer):
         self.batch_size = batch_size
         super().__init__(name=name, input_shape=shape, dtype=dtype)
         self.shape = shape
+
+    def _speaks_nhwc(self, rank):
+        # Its layers decide how the shape reads: the model warns about a
+        # channels-last-looking shape that no channels_last layer reads.
+        return True
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -224,8 +229,12 @@ class Dense(_FusedActivation, Layer):
         return config
 
 
-class Flatten(Layer):
+class Flatten(ImageLayer):
     """Flattens each sample, ``(C, H, W) -> (C * H * W,)`` in NCHW (C-)order.
+
+    With ``data_format="channels_last"`` the features come in the order of
+    the NHWC image, ``(H, W, C) -> (H * W * C,)``, as Keras's, so the
+    weights of a `Dense` layer after it port from Keras unchanged.
 
     Examples
     --------
@@ -233,21 +242,30 @@ class Flatten(Layer):
     >>> from pyconv.layers import Flatten
     >>> Flatten()(np.zeros((2, 3, 4, 5))).shape
     (2, 60)
+    >>> Flatten(data_format="channels_last")(np.arange(8).reshape(1, 2, 2, 2))
+    array([[0., 1., 2., 3., 4., 5., 6., 7.]], dtype=float32)
     """
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         return (_prod(input_shape),)
 
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self._cache["shape"] = x.shape
+        if x.ndim == 4 and self.data_format == "channels_last":
+            return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(x.shape[0], -1)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad, need_input_grad=True):
         self.grads = []
         if not need_input_grad:
             return None
-        return np.ascontiguousarray(grad).reshape(self._cache["shape"])
+        shape = self._cache["shape"]
+        grad = np.ascontiguousarray(grad)
+        if len(shape) == 4 and self.data_format == "channels_last":
+            n, c, h, w = shape
+            return np.ascontiguousarray(grad.reshape(n, h, w, c).transpose(0, 3, 1, 2))
+        return grad.reshape(shape)
 
 
 class Reshape(Layer):
@@ -331,6 +349,8 @@ class Dropout(Layer):
     1000.0
     """
 
+    _layout = "follow"
+
     def __init__(self, rate: float, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
@@ -399,6 +419,8 @@ class Activation(Layer):
     [[0.0, 2.0]]
     """
 
+    _layout = "follow"
+
     def __init__(self, activation: ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = _activations.get(activation, "activation")
@@ -438,6 +460,8 @@ class ReLU(Layer):
     >>> ReLU(max_value=6.0)(np.array([[-1.0, 3.0, 8.0]])).tolist()
     [[0.0, 3.0, 6.0]]
     """
+
+    _layout = "follow"
 
     def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
                  threshold: float = 0.0, **kwargs: Any) -> None:

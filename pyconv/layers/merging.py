@@ -32,6 +32,8 @@ class _Merge(Layer):
     rule ``_merged_shape``.
     """
 
+    _layout = "follow"
+
     _n_inputs: "int | None" = None   # exact count when the operation needs one (Subtract: 2)
 
     def _check_shapes(self, input_shapes):
@@ -258,7 +260,7 @@ class Concatenate(_Merge):
         if not -ndim <= axis < ndim:
             fail(ValueError, "axis", f"an axis of inputs with {ndim + 1} dimensions (batch "
                  "included)", self.axis)
-        return axis % ndim
+        return self._stored_axis(axis % ndim, ndim)
 
     def _merged_shape(self, shapes):
         ndim = len(shapes[0])

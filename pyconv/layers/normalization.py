@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from .._typing import InitializerLike, RegularizerLike
 from .._validation import check_int, fail
+from ..config import image_data_format
 from .base import Layer, WeightSpec
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
@@ -27,9 +28,11 @@ class BatchNormalization(Layer):
 
     Parameters
     ----------
-    axis : int, default 1
+    axis : int, optional
         The feature axis, counted with the batch axis: 1 is the channels of
         an NCHW batch and the features of a ``(batch, features)`` batch.
+        By default 1, or -1 (Keras's default) when
+        `pyconv.config.image_data_format()` is channels_last.
     momentum : float, default 0.99
     epsilon : float, default 1e-3
     center, scale : bool, default True
@@ -61,7 +64,10 @@ class BatchNormalization(Layer):
     16
     """
 
-    def __init__(self, axis: int = 1, momentum: float = 0.99, epsilon: float = 1e-3,
+    _layout = "follow"
+
+    def __init__(self, axis: Optional[int] = None, momentum: float = 0.99,
+                 epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True,
                  beta_initializer: InitializerLike = "zeros",
                  gamma_initializer: InitializerLike = "ones",
@@ -70,7 +76,7 @@ class BatchNormalization(Layer):
                  beta_regularizer: RegularizerLike = None,
                  gamma_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axis = check_int(axis, "axis")
+        self.axis = _channel_axis() if axis is None else check_int(axis, "axis")
         if self.axis == 0:
             fail(ValueError, "axis", "a feature axis (not 0, the batch axis)", 0)
         for arg, value in (("momentum", momentum), ("epsilon", epsilon)):
@@ -101,7 +107,7 @@ class BatchNormalization(Layer):
         if not 1 <= axis < rank:
             fail(ValueError, "axis", f"a feature axis of a {rank}-D input (1..{rank - 1} or "
                  f"-{rank - 1}..-1) for layer {self.name!r}", self.axis)
-        return axis
+        return self._stored_axis(axis - 1, rank - 1) + 1
 
     def compute_output_shape(self, input_shape):
         self._feature_axis(input_shape)
@@ -246,6 +252,8 @@ class _AffineNormalization(Layer):
     """Shared by `LayerNormalization` and `GroupNormalization`: standardise,
     then ``gamma * x_hat + beta`` with weights along ``_param_axes``."""
 
+    _layout = "follow"
+
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = _check_epsilon(epsilon)
@@ -316,6 +324,11 @@ class _AffineNormalization(Layer):
         return config
 
 
+def _channel_axis():
+    """The channel axis of images in the global data format (with the batch axis)."""
+    return 1 if image_data_format() == "channels_first" else -1
+
+
 def _check_axes(axis, name):
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     if not axes:
@@ -330,7 +343,7 @@ def _sample_axes(axes, ndim, layer):
         if a == 0 or not -ndim <= (a if a < 0 else a - 1) < ndim:
             fail(ValueError, "axis", f"non-batch axes of inputs with {ndim + 1} dimensions "
                  f"(layer {layer.name!r})", a)
-        out.add((a if a < 0 else a - 1) % ndim)
+        out.add(layer._stored_axis((a if a < 0 else a - 1) % ndim, ndim))
     return sorted(out)
 
 
@@ -392,8 +405,9 @@ class GroupNormalization(_AffineNormalization):
     groups : int, default 32
         Must divide the number of channels; ``groups = channels`` is
         instance normalisation, ``groups = 1`` layer normalisation.
-    axis : int, default 1
-        The channel axis, counted with the batch axis (1 for NCHW).
+    axis : int, optional
+        The channel axis, counted with the batch axis: by default 1 (NCHW),
+        or -1 when `pyconv.config.image_data_format()` is channels_last.
     epsilon : float, default 1e-3
     center, scale : bool, default True
     beta_initializer, gamma_initializer : default "zeros", "ones"
@@ -407,11 +421,11 @@ class GroupNormalization(_AffineNormalization):
     8
     """
 
-    def __init__(self, groups=32, axis=1, epsilon=1e-3, center=True, scale=True,
+    def __init__(self, groups=32, axis=None, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
         self.groups = check_int(groups, "groups", min_value=1)
-        self.axis = check_int(axis, "axis")
+        self.axis = _channel_axis() if axis is None else check_int(axis, "axis")
 
     def _param_axes(self, input_shape):
         return _sample_axes([self.axis], len(input_shape), self)

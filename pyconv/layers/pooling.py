@@ -17,7 +17,7 @@ from .. import functional as _functional
 from .._shapes import conv_output_size, keras_same_padding
 from .._typing import IntPair
 from .._validation import check_choice, check_pair, fail
-from .base import Layer
+from .base import ImageLayer, Layer
 
 __all__ = [
     "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
@@ -31,7 +31,7 @@ def _check_image_shape(layer, input_shape):
              f"{type(layer).__name__} layer {layer.name!r}", tuple(input_shape))
 
 
-class _Pool2D(Layer):
+class _Pool2D(ImageLayer):
     """Shared arguments and shapes of `MaxPool2D` and `AvgPool2D`."""
 
     def __init__(self, pool_size: IntPair = 2, strides: Optional[IntPair] = None,
@@ -52,7 +52,7 @@ class _Pool2D(Layer):
         return (keras_same_padding(h, self.pool_size[0], self.strides[0], 1),
                 keras_same_padding(w, self.pool_size[1], self.strides[1], 1))
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         _check_image_shape(self, input_shape)
         c, h, w = input_shape
         pads = self.explicit_padding(input_shape)
@@ -79,7 +79,7 @@ class _Pool2D(Layer):
         return np.ascontiguousarray(grad[:, :, top:top + shape[2], left:left + shape[3]])
 
     def flops(self, input_shape=None):
-        c, ho, wo = self.compute_output_shape(self._shape_for_counts(input_shape))
+        c, ho, wo = self._nchw_output_shape(self._shape_for_counts(input_shape))
         return c * ho * wo * self.pool_size[0] * self.pool_size[1]
 
     def get_config(self):
@@ -223,12 +223,12 @@ class AvgPool2D(_Pool2D):
         return self._crop(grad_padded, pads, shape)
 
 
-class _GlobalPool2D(Layer):
+class _GlobalPool2D(ImageLayer):
     def __init__(self, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.keepdims = bool(keepdims)
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         _check_image_shape(self, input_shape)
         return (input_shape[0], 1, 1) if self.keepdims else (input_shape[0],)
 

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .._validation import fail
-from .base import Layer
+from .base import ImageLayer, Layer
 from .core import Dropout
 
 __all__ = ["Rescaling", "SpatialDropout2D"]
@@ -36,6 +36,8 @@ class Rescaling(Layer):
     array([[-1.,  1.]], dtype=float32)
     """
 
+    _layout = "follow"
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = _check_real(scale, "scale")
@@ -59,7 +61,7 @@ class Rescaling(Layer):
         return config
 
 
-class SpatialDropout2D(Dropout):
+class SpatialDropout2D(ImageLayer, Dropout):
     """Dropout of whole channels: in training each feature map of each image
     is zeroed with probability ``rate`` (the others scaled by ``1 / (1 -
     rate)``); identity at inference.
@@ -81,7 +83,7 @@ class SpatialDropout2D(Dropout):
     [0.0]
     """
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         if len(input_shape) != 3:
             fail(ValueError, "input_shape", f"(channels, height, width) for SpatialDropout2D "
                  f"layer {self.name!r}", tuple(input_shape))

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import _resample
 from .._validation import check_choice, check_pair, fail
-from .base import Layer
+from .base import ImageLayer, Layer
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D"]
 
@@ -26,7 +26,7 @@ def _edges(value, name):
     return (h, h), (w, w)
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(ImageLayer):
     """Repeat rows and columns ``size`` times (``"nearest"``) or interpolate (``"bilinear"``).
 
     Parameters
@@ -51,7 +51,7 @@ class UpSampling2D(Layer):
         self.size = check_pair(size, "size")
         self.interpolation = check_choice(interpolation, "interpolation", ("nearest", "bilinear"))
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         c, h, w = _check_image_shape(self, input_shape)
         return c, h * self.size[0], w * self.size[1]
 
@@ -74,7 +74,7 @@ class UpSampling2D(Layer):
                                                "bilinear", False)
 
     def flops(self, input_shape=None):
-        shape = self.compute_output_shape(self._shape_for_counts(input_shape))
+        shape = self._nchw_output_shape(self._shape_for_counts(input_shape))
         return 0 if self.interpolation == "nearest" else 8 * int(np.prod(shape))
 
     def get_config(self):
@@ -83,7 +83,7 @@ class UpSampling2D(Layer):
         return config
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding2D(ImageLayer):
     """Add rows and columns of zeros around each image.
 
     Parameters
@@ -106,7 +106,7 @@ class ZeroPadding2D(Layer):
         super().__init__(**kwargs)
         self.padding = _edges(padding, "padding")
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         c, h, w = _check_image_shape(self, input_shape)
         (top, bottom), (left, right) = self.padding
         return c, h + top + bottom, w + left + right
@@ -129,7 +129,7 @@ class ZeroPadding2D(Layer):
         return config
 
 
-class Cropping2D(Layer):
+class Cropping2D(ImageLayer):
     """Remove rows and columns at the edges of each image.
 
     Parameters
@@ -151,7 +151,7 @@ class Cropping2D(Layer):
         super().__init__(**kwargs)
         self.cropping = _edges(cropping, "cropping")
 
-    def compute_output_shape(self, input_shape):
+    def _nchw_output_shape(self, input_shape):
         c, h, w = _check_image_shape(self, input_shape)
         (top, bottom), (left, right) = self.cropping
         out = (c, h - top - bottom, w - left - right)
