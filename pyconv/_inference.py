@@ -97,8 +97,8 @@ def _stage(layer, shape):
         return _Stage(layer, "conv", layer.kernel, layer.bias, layer.activation)
     if kind is L.Dense:
         return _Stage(layer, "dense", layer.kernel, layer.bias, layer.activation)
-    if kind in (L.Flatten, L.Reshape):
-        return _Stage(layer, "view")
+    if kind is L.Reshape or (kind is L.Flatten and not layer._speaks_nhwc(len(shape))):
+        return _Stage(layer, "view")      # (a channels_last Flatten transposes)
     if kind in (L.MaxPool2D, L.AvgPool2D) and layer._symmetric(layer.explicit_padding(shape)):
         return _Stage(layer, "pool")
     return _Stage(layer, "layer")

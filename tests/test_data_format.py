@@ -150,6 +150,25 @@ def _resnet(data_format, seed=0, sequential_head=False):
     return pyconv.Model(inputs, outputs, seed=seed)
 
 
+def test_channels_last_sequential_matches_keras(rng):
+    keras = keras_module()
+    kw = {"data_format": CL, "dtype": "float64"}
+
+    def stack(K):
+        return [K.Conv2D(4, 3, activation="relu", **kw),
+                K.MaxPooling2D(2, **kw) if K is not layers else K.MaxPool2D(2, **kw),
+                K.Flatten(**kw), K.Dense(3, dtype="float64")]
+
+    ours = pyconv.Sequential([pyconv.Input((8, 7, 2))] + stack(layers), seed=0)
+    theirs = keras.Sequential([keras.Input((8, 7, 2))] + stack(keras.layers))
+    theirs.set_weights([w for layer in ours.layers for w in _to_keras_layout(layer)])
+    x = rng.standard_normal((4, 8, 7, 2))
+    expected = keras.ops.convert_to_numpy(theirs(x))   # (its Input runs float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    ours._compiled_inference = False           # the layer-by-layer path agrees
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_channels_last_resnet_matches_channels_first_on_transposed_data(rng):
     nhwc = rng.standard_normal((16, 10, 10, 3))
     y = rng.integers(0, 4, size=16)
