@@ -514,6 +514,10 @@ def export_onnx(model, path, opset=None):
     if not getattr(model, "built", False):
         fail(ValueError, "model", "a built model (build it, or give the first layer "
              "input_shape=, before exporting)", repr(model))
+    if any(getattr(layer, "data_format", None) == "channels_last" for layer in model.layers):
+        fail(ValueError, "model", "channels_first layers (the ONNX graph would take NCHW "
+             "arrays; export of channels_last models is not written yet)",
+             "a model with channels_last layers")
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)

@@ -297,3 +297,10 @@ def test_data_format_survives_save_and_load(rng, tmp_path):
     assert again.input_shape == (None, 6, 6, 2)
     x = rng.standard_normal((3, 6, 6, 2)).astype("float32")
     np.testing.assert_array_equal(again.predict(x, verbose=0), seq.predict(x, verbose=0))
+
+
+def test_onnx_export_refuses_channels_last_models(tmp_path):
+    pytest.importorskip("onnx")
+    model = pyconv.Sequential([layers.Conv2D(2, 3, data_format=CL, input_shape=(6, 6, 1))])
+    with pytest.raises(ValueError, match="channels_last"):
+        pyconv.export_onnx(model, os.path.join(tmp_path, "m.onnx"))
