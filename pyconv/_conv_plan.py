@@ -442,8 +442,8 @@ def _winograd_forward(kernels, plan, conv, weight, bias, out, n_threads, relu,
     u = _winograd_weights(weight, tile)
     args = (u, _no_bias(dtype) if bias is None else bias, out,
             _workspace("col", (n_threads, plan.workspace), dtype), top, left, bias is not None,
-            tile, plan.blocking["rb"], n_threads)
-    return lambda x: forward(x, *args), False
+            relu, tile, plan.blocking["rb"], n_threads)
+    return lambda x: forward(x, *args), relu
 
 
 def _winograd_backward_input(kernels, plan, conv, grad_output, weight, grad_x, n_threads):
@@ -643,8 +643,8 @@ def _direct_forward(kernels, plan, conv, weight, bias, out, n_threads, relu):
         return lambda x: forward(x, *args), relu
     forward = kernels.conv2d_direct_c16_forward
     args = (_pack_direct_c16(weight), bias_or_placeholder, offs, out, workspace, padded_h,
-            padded_w, top, left, bias is not None, n_threads)
-    return lambda x: forward(x, *args), False
+            padded_w, top, left, bias is not None, relu, n_threads)
+    return lambda x: forward(x, *args), relu
 
 
 def _direct_backward_weight(kernels, plan, conv, grad_output, x, grad_weight, grad_bias,

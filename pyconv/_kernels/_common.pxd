@@ -87,6 +87,13 @@ cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k,
                 c[i * ldc + j] += bias[i]
 
 
+cdef inline void _relu(floating* y, Py_ssize_t n) noexcept nogil:
+    """``y[:n] = np.maximum(y[:n], 0)`` in place (NaN kept): a fused ReLU epilogue."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = y[i] if (y[i] > 0 or y[i] != y[i]) else 0
+
+
 cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
     """``sum(a[:n])`` accumulated in double (the bias gradients)."""
     if floating is float:

@@ -20,12 +20,14 @@ def conv2d_direct_c16_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H,
                           float[:, :, :, ::1] out,            # OUT [N, Cout, Ho, Wo]
                           float[:, ::1] workspace,            # SCRATCH [n_threads, C*Hp*Wp]
                           Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t ph, Py_ssize_t pw,
-                          bint has_bias, int n_threads):
+                          bint has_bias, bint relu, int n_threads):
     """Stride-1, ungrouped float32 convolution for few output channels
     (Cout a multiple of 16), one image per work unit: the image is copied
     into a zero-padded [C, Hp, Wp] buffer, then `pyconv_direct_c16_f` computes
     every output once from registers -- no im2col. ``offs`` (computed in
-    Python) holds the buffer offset of each tap (c, i, j)."""
+    Python) holds the buffer offset of each tap (c, i, j). With ``relu`` the
+    output is ``np.maximum(conv + bias, 0)`` (applied to each image while
+    it is in cache)."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t M = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t K = offs.shape[0]
@@ -37,6 +39,8 @@ def conv2d_direct_c16_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H,
             _load_padded_plane(&x[n, c, 0, 0], H, W, ph, pw, xp + c * Hp * Wp, Hp, Wp)
         pyconv_direct_c16_f(xp, Wp, &offs[0], K, &wpk[0, 0, 0], M, &bias[0], has_bias,
                           &out[n, 0, 0, 0], Ho, Wo)
+        if relu:
+            _relu(&out[n, 0, 0, 0], M * Ho * Wo)
 
 
 def conv2d_direct_c8_forward(const float[:, :, :, ::1] x,       # IN  [N, C, H, W]

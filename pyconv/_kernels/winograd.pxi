@@ -137,15 +137,15 @@ cdef inline void _wino_grad(const floating* g, Py_ssize_t gs, floating* d, Py_ss
 
 
 cdef void _wino_output_rows(const floating* Mo, Py_ssize_t es, floating* buf,
-                            floating* out, const floating* bias, bint has_bias,
+                            floating* out, const floating* bias, bint has_bias, bint relu,
                             Py_ssize_t M, Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t tile,
                             Py_ssize_t tw, Py_ssize_t ty0, Py_ssize_t rows,
                             Py_ssize_t ld) noexcept nogil:
-    """out[m, tile x tile block] = A^T Mo[:, m, tile] A + bias[m] for tile
-    rows ty0 .. ty0 + rows of one image (the first columns of Mo, ``ld`` per
-    channel): in place (`_wino_in_place`), or all tiles of one channel in
-    one pass into ``buf`` (output row k of tile row r at k * ys + r * L),
-    then cut to Ho x Wo."""
+    """out[m, tile x tile block] = A^T Mo[:, m, tile] A + bias[m] (then the
+    ReLU with ``relu``) for tile rows ty0 .. ty0 + rows of one image (the
+    first columns of Mo, ``ld`` per channel): in place (`_wino_in_place`),
+    or all tiles of one channel in one pass into ``buf`` (output row k of
+    tile row r at k * ys + r * L), then cut to Ho x Wo."""
     cdef Py_ssize_t m, r, k, oh, L = tile * tw, ys = tile * rows * tw
     cdef bint direct = _wino_in_place(Ho, Wo, tile, tw, ty0, rows)
     cdef floating b
@@ -156,12 +156,16 @@ cdef void _wino_output_rows(const floating* Mo, Py_ssize_t es, floating* buf,
             for r in range(rows):
                 y = out + (m * Ho + tile * (ty0 + r)) * Wo
                 _wino_output(Mo + m * ld + r * tw, es, y, Wo, b, tile, tw)
+                if relu:
+                    _relu(y, tile * Wo)
             continue
         _wino_output(Mo + m * ld, es, buf, ys, b, tile, rows * tw)
         for r in range(rows):
             oh = tile * (ty0 + r)
             for k in range(_min(tile, Ho - oh)):
                 _pad_row(out + (m * Ho + oh + k) * Wo, buf + k * ys + r * L, 0, Wo, Wo)
+                if relu:
+                    _relu(out + (m * Ho + oh + k) * Wo, Wo)
 
 
 cdef void _wino_grad_rows(const floating* gy, floating* dM, Py_ssize_t es, floating* buf,
@@ -207,10 +211,11 @@ def conv2d_winograd_forward(const floating[:, :, :, ::1] x,       # IN  [N, C, H
                             const floating[::1] bias,             # IN  [Cout]
                             floating[:, :, :, ::1] out,           # OUT [N, Cout, Ho, Wo]
                             floating[:, ::1] workspace,           # SCRATCH [n_threads, winograd_workspace_size]
-                            Py_ssize_t ph, Py_ssize_t pw, bint has_bias, Py_ssize_t tile,
-                            Py_ssize_t rb, int n_threads):
+                            Py_ssize_t ph, Py_ssize_t pw, bint has_bias, bint relu,
+                            Py_ssize_t tile, Py_ssize_t rb, int n_threads):
     """3x3, stride 1, dilation 1, groups 1 convolution by Winograd
-    F(tile x tile, 3x3), tile 2 or 4 (blocks of one image: ni = 1)."""
+    F(tile x tile, 3x3), tile 2 or 4 (blocks of one image: ni = 1); with
+    ``relu`` the output is ``np.maximum(conv + bias, 0)``."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t M = U.shape[1], Ho = out.shape[2], Wo = out.shape[3]
     cdef Py_ssize_t ne = (tile + 2) * (tile + 2)
@@ -234,8 +239,8 @@ def conv2d_winograd_forward(const floating[:, :, :, ::1] x,       # IN  [N, C, H
         for e in range(ne):
             _gemm(False, False, <int> M, <int> tbt, <int> C, 1, &U[e, 0, 0], <int> C,
                   V + e * es_v, <int> tb, 0, Mo + e * es_m, <int> tb)
-        _wino_output_rows(Mo, es_m, buf, &out[n, 0, 0, 0], &bias[0], has_bias, M, Ho, Wo,
-                          tile, tw, ty0, rows, tb)
+        _wino_output_rows(Mo, es_m, buf, &out[n, 0, 0, 0], &bias[0], has_bias, relu, M, Ho,
+                          Wo, tile, tw, ty0, rows, tb)
 
 
 def conv2d_winograd_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, H, W]
