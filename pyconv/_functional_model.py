@@ -35,7 +35,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import layers as _layers
 from . import saving
-from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic
+from ._graph import SymbolicTensor, ancestors_in_order, as_tensor, is_symbolic, symbolic_call
 from ._threads import blas_single_threaded
 from ._typing import ArrayLike
 from ._validation import as_float_array, check_int, fail, warn_if_channels_last
@@ -77,6 +77,14 @@ def _unpack(packed, layout):
         out.append(np.ascontiguousarray(packed[:, start:stop], dtype=dtype).reshape((n,) + shape))
         start = stop
     return out
+
+
+def _layer_class(class_name, custom_objects):
+    """The class of a saved layer entry: a layer, or a model nested as one."""
+    models = {cls.__name__: cls for cls in (Model, *Model.__subclasses__())}
+    if class_name in models and not (custom_objects and class_name in custom_objects):
+        return models[class_name]
+    return _layers.get(class_name, custom_objects)
 
 
 class _OutputMetric:
@@ -184,6 +192,10 @@ class Model(Trainer):
             if id(node.layer) not in calls:
                 self._layers.append(node.layer)
             calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+            if isinstance(node.layer, Model) and calls[id(node.layer)] > 1:
+                fail(ValueError, "outputs", f"a graph calling the nested model "
+                     f"{node.layer.name!r} once (calling a model twice is not supported)",
+                     "two calls")
         names = [layer.name for layer in self._layers] + [t.node.layer.name for t in self._inputs]
         if len(set(names)) != len(names):
             fail(ValueError, "layers", "distinct layer names within one model",
@@ -320,11 +332,27 @@ class Model(Trainer):
 
     @property
     def trainable_weights(self):
+        if not self.trainable:
+            return []
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
         return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    @property
+    def trainable(self):
+        """Whether fit updates the weights. Setting it sets every layer's (as
+        Keras): a frozen model's BatchNormalization runs in inference mode."""
+        return self.__dict__.get("_is_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        self._is_trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = bool(value)
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of all weight arrays, layer by layer."""
@@ -432,10 +460,11 @@ class Model(Trainer):
             self._fused = tuple(kinds)
         return self._fused
 
-    def _backprop(self, output_grads, fused):
+    def _backprop(self, output_grads, fused, inputs=False):
         """Backward through every node from the outputs' gradients; leaves
         each trainable layer's weight gradients (summed over its calls) in
-        ``layer.grads``."""
+        ``layer.grads``. With ``inputs``, returns the gradients of the
+        model's inputs (a nested model's input gradient)."""
         grads = {}
 
         def receive(tensor, grad, stored=None):
@@ -462,7 +491,7 @@ class Model(Trainer):
             if grad is None or id(node) in skipped:
                 continue
             layer, cache = node.layer, self._node_caches[position]
-            need = self._needs_input_grad[position]
+            need = self._needs_input_grad[position] or inputs
             if cache is not None:
                 layer._cache = cache
             if id(node) in inside:
@@ -476,11 +505,16 @@ class Model(Trainer):
             if need:
                 for tensor, g, stored in zip(node.inputs, grad_in if node.multi else [grad_in],
                                              node.wants):
-                    if not tensor.node.is_input:
+                    if inputs or not tensor.node.is_input:
                         receive(tensor, g, stored)
         for layer in self._layers:
             if id(layer) in summed:
                 layer.grads = summed[id(layer)]
+        if inputs:
+            return [grads[id(t)] if id(t) in grads else np.zeros((len(output_grads[0]),) + s,
+                                                                 dtype=self.dtype)
+                    for t, s in zip(self._inputs, self._input_shapes)]
+        return None
 
     def _losses_and_grads(self, outputs, y, w, with_grads):
         targets = self._split_targets(y)
@@ -639,9 +673,75 @@ class Model(Trainer):
 
     def __call__(self, x):
         if is_symbolic(x):
-            fail(TypeError, "x", "arrays (calling a model on symbolic tensors, to nest it "
-                 "in another model, is not supported)", "a symbolic tensor")
+            return self._nest(x)
         return self.predict_on_batch(x)
+
+    # ------------------------------------------------------- used as a layer
+    # Called on symbolic tensors, a model becomes one layer of another model
+    # (Keras's nested models): below is the `Layer` contract it then follows.
+    # It takes its inputs in logical order and trains as a whole; frozen
+    # with ``trainable = False``.
+    _layout = "plain"
+    _nchw_storage = False
+
+    def _nest(self, x):
+        if len(self._outputs) != 1:
+            fail(ValueError, "outputs", "one output for a model used as a layer",
+                 f"{len(self._outputs)} outputs")
+        n_in = len(self._inputs)
+        if isinstance(x, (list, tuple)) != (n_in > 1) or (n_in > 1 and len(x) != n_in):
+            fail(ValueError, "x", f"{n_in} symbolic tensor(s), one per input of model "
+                 f"{self.name!r}", f"{len(x) if isinstance(x, (list, tuple)) else 1}")
+        self._graph_input_shape = self._layer_input_shape()
+        return symbolic_call(self, x)
+
+    def _layer_input_shape(self):
+        shapes = [tuple(s) for s in self._input_shapes]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    def _nchw_output_shape(self, input_shape):
+        return tuple(self._output_shapes[0])
+
+    compute_output_shape = _nchw_output_shape
+
+    def forward(self, x, training=False):
+        """The output for a batch (a list of batches for several inputs)."""
+        return self._run(list(x) if len(self._inputs) > 1 else [x], training)[0]
+
+    def backward(self, grad, need_input_grad=True):
+        """Gradients of the inputs of the last `forward`; the weights'
+        gradients go to `grads`."""
+        grads_in = self._backprop([grad], ("",), inputs=need_input_grad)
+        if not need_input_grad:
+            return None
+        return grads_in if len(self._inputs) > 1 else grads_in[0]
+
+    @property
+    def grads(self):
+        """Gradients of `trainable_weights` from the last `backward`."""
+        if not self.trainable:
+            return []
+        return [g for layer in self.layers if layer.trainable and layer.trainable_weights
+                for g in layer.grads]
+
+    @property
+    def weight_names(self):
+        return [f"{layer.name}/{name}" for layer in self.layers
+                for name in getattr(layer, "weight_names", range(len(layer.weights)))]
+
+    def weight_specs(self, input_shape=None):
+        """The weights' declarations, layer by layer."""
+        return [spec for layer in self.layers for spec, _ in getattr(layer, "_weights", [])]
+
+    def regularization_loss(self):
+        """The layers' penalties (0.0 when frozen), as `Layer.regularization_loss`."""
+        if not self.trainable:
+            return 0.0
+        return float(sum(layer.regularization_loss() for layer in self.layers))
+
+    def flops(self, input_shape=None):
+        """Floating-point operations of one forward pass on one sample."""
+        return self._summary_rows()[3]
 
     # ----------------------------------------------------------------- summary
     def _summary_rows(self):
@@ -749,6 +849,7 @@ class Model(Trainer):
             "outputs": [index[id(t.node)] for t in self._outputs],
             "nested_inputs": self._nested_inputs,
             "nested_outputs": self._nested_outputs,
+            "trainable": self.trainable,
         }
 
     @classmethod
@@ -767,9 +868,13 @@ class Model(Trainer):
             if not isinstance(entry, dict) or "class_name" not in entry:
                 fail(ValueError, "config", "layer entries {'class_name': ..., 'config': ...}",
                      repr(entry))
-            layer_cls = _layers.get(entry["class_name"], custom_objects)
+            layer_cls = _layer_class(entry["class_name"], custom_objects)
             try:
-                layer = layer_cls.from_config(dict(entry.get("config") or {}))
+                if issubclass(layer_cls, Model):         # a nested model
+                    layer = layer_cls.from_config(dict(entry.get("config") or {}),
+                                                  custom_objects=custom_objects)
+                else:
+                    layer = layer_cls.from_config(dict(entry.get("config") or {}))
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"Invalid config for layer class {entry['class_name']!r}: "
                                  f"{exc}") from exc
@@ -806,9 +911,12 @@ class Model(Trainer):
                 raise ValueError(f"the model has {total} parameters, more than `max_params` = "
                                  f"{max_params} allows (raise max_params for a model you "
                                  "trust)")
-        return cls(inputs if config.get("nested_inputs", True) else inputs[0],
-                   outputs if config.get("nested_outputs", True) else outputs[0],
-                   name=config.get("name"), seed=config.get("seed"))
+        model = cls(inputs if config.get("nested_inputs", True) else inputs[0],
+                    outputs if config.get("nested_outputs", True) else outputs[0],
+                    name=config.get("name"), seed=config.get("seed"))
+        if config.get("trainable", True) is False:     # (the layers' own flags are kept)
+            model.trainable = False
+        return model
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath: Union[str, bytes, os.PathLike[str]],

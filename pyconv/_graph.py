@@ -145,7 +145,9 @@ def symbolic_call(layer, x):
     wants, shapes, stored = _layout.plan_call(layer, [(t.sample_shape, t.stored)
                                                       for t in tensors])
     input_shape = shapes if multi else shapes[0]
-    expected = layer.input_shape if layer.built else layer.__dict__.get("_graph_input_shape")
+    expected = layer.__dict__.get("_graph_input_shape")
+    if expected is None and layer.built:
+        expected = layer.input_shape
     if expected is not None and _shape_key(expected) != _shape_key(input_shape):
         fail(ValueError, "x", f"inputs of shape {expected} for layer {layer.name!r} (a layer "
              "called again shares its weights, so it needs the same input shape)",

@@ -23,6 +23,7 @@ from . import _layout
 from . import layers as _layers
 from . import saving
 from ._functional_model import Model
+from ._graph import is_symbolic, symbolic_call
 from ._shapes import check_sample_shape
 from ._validation import check_int, fail, warn_if_channels_last
 from .config import image_data_format
@@ -294,7 +295,40 @@ class Sequential(Model):
         return _layout.to_nhwc(y) if self._output_stored else y
 
     def __call__(self, x: Any) -> Any:
+        if is_symbolic(x):
+            return self._nest(x)
         return self.predict_on_batch(x)
+
+    # A Sequential used as a layer of a graph model (see `Model.forward`).
+    def _nest(self, x):
+        self._require_built("calling it on symbolic tensors")
+        if isinstance(x, (list, tuple)):
+            fail(ValueError, "x", f"one symbolic tensor (Sequential {self.name!r} has one "
+                 "input)", f"{len(x)} tensors")
+        self._graph_input_shape = self._layer_input_shape()
+        return symbolic_call(self, x)
+
+    def _layer_input_shape(self):
+        return tuple(self._data_input_shape)
+
+    def _nchw_output_shape(self, input_shape):
+        return tuple(self.output_shape[1:])
+
+    compute_output_shape = _nchw_output_shape
+
+    def forward(self, x, training=False):
+        y = self._forward(self._data_to_nchw(x), training=training)
+        return _layout.to_nhwc(y) if self._output_stored else y
+
+    def backward(self, grad, need_input_grad=True):
+        if self._output_stored:
+            grad = _layout.to_nchw(grad)
+        for position in range(len(self._layers) - 1, -1, -1):
+            grad = self._layers[position].backward(
+                grad, need_input_grad=position > 0 or need_input_grad)
+        if not need_input_grad:
+            return None
+        return _layout.to_nhwc(grad) if self._input_stored else grad
     _forward = Trainer._forward
     _train_step_body = Trainer._train_step_body
     _test_step = Trainer._test_step
@@ -308,6 +342,7 @@ class Sequential(Model):
             "seed": self.seed if isinstance(self.seed, (int, np.integer)) else None,
             "input_shape": (None if self._data_input_shape is None
                             else list(self._data_input_shape)),
+            "trainable": self.trainable,
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                        for layer in self._layers],
         }
@@ -322,6 +357,8 @@ class Sequential(Model):
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             fail(ValueError, "config", "a dict with a 'layers' list", type(config).__name__)
         model = cls(name=config.get("name"), seed=config.get("seed"))
+        if config.get("trainable", True) is False:     # (the layers' own flags are kept)
+            model.trainable = False
         for entry in config["layers"]:
             if not isinstance(entry, dict) or "class_name" not in entry:
                 fail(ValueError, "config", "layer entries {'class_name': ..., 'config': ...}",

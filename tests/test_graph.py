@@ -362,3 +362,98 @@ def test_bad_builder_names_layers(builder, exc, rng):
     X = rng.standard_normal((10, 1, 4, 4)).astype("float32")
     with pytest.raises(exc, match="`layers`"):
         pyconv.CNNClassifier(layers=builder, max_iter=1).fit(X, np.arange(10) % 2)
+
+
+# ------------------------------------------------------------- nested models
+def _block(inputs):
+    h = layers.Conv2D(4, 3, padding="same", activation="relu", dtype="float64")(inputs)
+    h = layers.BatchNormalization(dtype="float64")(h)
+    return layers.Add(dtype="float64")([h, layers.Conv2D(4, 1, dtype="float64")(inputs)])
+
+
+def _head():
+    return [layers.Dense(5, activation="relu", dtype="float64"), layers.Dense(3, dtype="float64")]
+
+
+def _nested(seed=0):
+    inner_in = pyconv.Input((3, 6, 6), dtype="float64")
+    block = pyconv.Model(inner_in, _block(inner_in), name="block", seed=seed)
+    head = pyconv.Sequential([pyconv.Input((4,), dtype="float64")] + _head(), name="head",
+                             seed=seed + 1)
+    inputs = pyconv.Input((3, 6, 6), dtype="float64")
+    x = layers.GlobalAvgPool2D(dtype="float64")(block(inputs))
+    return pyconv.Model(inputs, layers.Softmax(dtype="float64")(head(x)), seed=seed + 2)
+
+
+def _flat():
+    inputs = pyconv.Input((3, 6, 6), dtype="float64")
+    x = layers.GlobalAvgPool2D(dtype="float64")(_block(inputs))
+    for layer in _head():
+        x = layer(x)
+    return pyconv.Model(inputs, layers.Softmax(dtype="float64")(x), seed=0)
+
+
+def test_nested_models_train_as_their_flat_graph(rng):
+    nested, flat = _nested(), _flat()
+    assert [type(layer).__name__ for layer in nested.layers] == \
+        ["Model", "GlobalAvgPool2D", "Sequential", "Softmax"]
+    flat.set_weights(nested.get_weights())
+    x, y = rng.standard_normal((8, 3, 6, 6)), rng.integers(0, 3, size=8)
+    np.testing.assert_array_equal(nested.predict(x, verbose=0), flat.predict(x, verbose=0))
+    for model in (nested, flat):
+        model.compile(pyconv.optimizers.SGD(0.1, momentum=0.9),
+                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+    a = nested.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    b = flat.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-12)
+    for wa, wb in zip(nested.get_weights(), flat.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-12, atol=1e-14)
+    assert nested.count_params() == flat.count_params()
+    lines = []
+    nested.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "block (Model)" in text and "head (Sequential)" in text
+    assert f"{nested.get_layer('block').count_params():,}" in text
+
+
+def test_frozen_nested_model_keeps_its_weights(rng):
+    model = _nested()
+    block = model.get_layer("block")
+    block.trainable = False
+    before = block.get_weights()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(rng.standard_normal((8, 3, 6, 6)), rng.integers(0, 3, size=8), verbose=0)
+    for a, b in zip(before, block.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert block.trainable_weights == [] and len(block.non_trainable_weights) == 8
+    assert len(model.trainable_weights) == 4          # the head's kernels and biases
+
+
+def test_nested_models_survive_save_and_load(rng, tmp_path):
+    model = _nested(seed=4)
+    model.get_layer("head").trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = rng.standard_normal((6, 3, 6, 6))
+    model.fit(x, rng.integers(0, 3, size=6), verbose=0)
+    path = os.path.join(tmp_path, "nested.pyconv")
+    model.save(path)
+    restored = pyconv.load_model(path)
+    assert [type(layer).__name__ for layer in restored.layers] == \
+        ["Model", "GlobalAvgPool2D", "Sequential", "Softmax"]
+    assert restored.get_layer("head").trainable is False
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    for a, b in zip(model.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert restored.optimizer.iterations == model.optimizer.iterations
+
+
+def test_a_nested_model_is_called_once():
+    inner_in = pyconv.Input((4,))
+    inner = pyconv.Model(inner_in, layers.Dense(4)(inner_in))
+    inputs = pyconv.Input((4,))
+    with pytest.raises(ValueError, match="once"):
+        pyconv.Model(inputs, inner(inner(inputs)))
+    a, b = pyconv.Input((4,)), pyconv.Input((4,))
+    two = pyconv.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, b])))
+    with pytest.raises(ValueError, match="2 symbolic"):
+        two(inputs)
