@@ -588,6 +588,10 @@ FAST_PATHS = [
     ("gemm-strided-cout130", (2, 8, 9, 9), (130, 8, 3, 3), {"padding": 1, "stride": 2}),
     # a 3x3 layer Winograd would take but for its 4x4 outputs (_WINO_MIN_SIZE)
     ("gemm-4x4-outputs", (3, 32, 4, 4), (64, 32, 3, 3), {"padding": 1}),
+    # small images tiled 16 at a time (the last tile of 8), in chunks of the
+    # weight gradient; and one image whose weight gradient has two tiles
+    ("gemm-small-images", (40, 32, 4, 4), (48, 32, 3, 3), {"padding": 1}),
+    ("gemm-strided-one-image", (1, 40, 20, 20), (24, 40, 3, 3), {"padding": 1, "stride": 2}),
 ]
 
 

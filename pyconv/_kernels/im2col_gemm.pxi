@@ -152,6 +152,58 @@ cdef Py_ssize_t _prepack_weights(const floating[:, :, :, ::1] weight, floating[:
     return 0
 
 
+cdef inline void _weights_gemm(bint prepacked, bint trans, const floating* wpack_g,
+                               const floating* w_g, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                               const floating* b, Py_ssize_t ldb, floating* c, Py_ssize_t ldc,
+                               const floating* bias_g) noexcept nogil:
+    """``C[m, n] = op(W_g) @ B (+ bias_g)``: op(W) = W (forward, ``W_g`` of
+    m x k) or W^T (input gradient, ``W_g`` of k x m), from the weights
+    packed once per call when ``prepacked`` (float32 on the own GEMM)."""
+    if floating is float and prepacked:
+        pyconv_sgemm_packed_a(trans, 0, m, n, k, 1, NULL, m if trans else k, wpack_g, b, ldb,
+                              0, c, ldc, bias_g, 0)
+    else:
+        _gemm(trans, False, <int> m, <int> n, <int> k, 1, w_g, <int> (m if trans else k), b,
+              <int> ldb, 0, c, <int> ldc, bias_g)
+
+
+cdef void _im2col_images(const floating* x, Py_ssize_t image_size, floating* col,
+                         floating* one, Py_ssize_t nb, Py_ssize_t Cg, Py_ssize_t H,
+                         Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
+                         Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
+                         Py_ssize_t dw, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
+    """The column matrices of ``nb`` consecutive images side by side:
+    ``col[K, nb * P]`` (P = Ho * Wo), image i in columns i*P .. (i+1)*P;
+    ``x`` points at the group's first channel in the first image, images
+    ``image_size`` apart; ``one`` is scratch for one image's [K, P]."""
+    cdef Py_ssize_t i, r, P = Ho * Wo, K = Cg * kh * kw
+    for i in range(nb):
+        _im2col_rows(x + i * image_size, one, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo,
+                     0, Ho)
+        for r in range(K):
+            memcpy(col + r * nb * P + i * P, one + r * P, P * sizeof(floating))
+
+
+cdef inline void _images_side_by_side(const floating* a, Py_ssize_t image_size,
+                                      Py_ssize_t rows, Py_ssize_t P, Py_ssize_t nb,
+                                      floating* dst) noexcept nogil:
+    """``dst[rows, nb * P]``: rows of ``nb`` images (``image_size`` apart,
+    each rows x P) side by side."""
+    cdef Py_ssize_t i, r
+    for i in range(nb):
+        for r in range(rows):
+            memcpy(dst + r * nb * P + i * P, a + i * image_size + r * P, P * sizeof(floating))
+
+
+cdef inline void _images_apart(const floating* src, Py_ssize_t rows, Py_ssize_t P,
+                               Py_ssize_t nb, floating* a, Py_ssize_t image_size) noexcept nogil:
+    """The inverse of `_images_side_by_side`."""
+    cdef Py_ssize_t i, r
+    for i in range(nb):
+        for r in range(rows):
+            memcpy(a + i * image_size + r * P, src + r * nb * P + i * P, P * sizeof(floating))
+
+
 def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                    const floating[:, :, :, ::1] weight,     # IN  [Cout, C/groups, kh, kw]
                    const floating[::1] bias,                # IN  [Cout] (ignored if not has_bias)
@@ -178,6 +230,27 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
     # per image and tile inside the GEMM.
     cdef Py_ssize_t wsize = _prepack_weights(weight, wpack, groups, False)
     cdef bint prepacked = wsize > 0
+    # A tile longer than an image holds several whole images (small images):
+    # their column matrices side by side, one GEMM into a buffer, then each
+    # image's rows copied out.
+    cdef Py_ssize_t images = tile // P if tile > P else 1
+    cdef Py_ssize_t n0, nb
+    cdef floating* buf
+    if images > 1:
+        for u in prange((N + images - 1) // images, nogil=True, num_threads=n_threads,
+                        schedule="static"):
+            n0 = u * images
+            nb = _min(images, N - n0)
+            col = &workspace[threadid(), 0]
+            buf = col + K * tile
+            for g in range(groups):
+                _im2col_images(&x[n0, g * Cg, 0, 0], x.shape[1] * H * W, col, buf + Mg * tile,
+                               nb, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
+                _weights_gemm(prepacked, False, &wpack[g * wsize], &weight[g * Mg, 0, 0, 0],
+                              Mg, nb * P, K, col, nb * P, buf, nb * P,
+                              &bias[g * Mg] if has_bias else NULL)
+                _images_apart(buf, Mg, P, nb, &out[n0, g * Mg, 0, 0], Cout * P)
+        return
     for u in prange(N * n_tiles, nogil=True, num_threads=n_threads, schedule="static"):
         n = u // n_tiles
         p0 = (u - n * n_tiles) * tile
@@ -197,15 +270,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x,          # IN  [N, C, H, W]
                 b_ptr = col
                 ldb = <int> pt
             o_ptr = &out[n, g * Mg, 0, 0] + p0
-            if floating is float:
-                if prepacked:
-                    pyconv_sgemm_packed_a(0, 0, Mg, pt, K, 1, NULL, K, &wpack[g * wsize], b_ptr,
-                                          ldb, 0, o_ptr, P,
-                                          &bias[g * Mg] if has_bias else NULL, 0)
-                    continue
-            _gemm(False, False, <int> Mg, <int> pt, <int> K, 1, &weight[g * Mg, 0, 0, 0],
-                  <int> K, b_ptr, ldb, 0, o_ptr, <int> P,
-                  &bias[g * Mg] if has_bias else NULL)
+            _weights_gemm(prepacked, False, &wpack[g * wsize], &weight[g * Mg, 0, 0, 0], Mg,
+                          pt, K, b_ptr, ldb, o_ptr, P, &bias[g * Mg] if has_bias else NULL)
 
 
 def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout, Ho, Wo]
@@ -231,6 +297,31 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
     # float32 on the own GEMM: W^T packed once here (see conv2d_forward).
     cdef Py_ssize_t wsize = _prepack_weights(weight, wpack, groups, True)
     cdef bint prepacked = wsize > 0
+    # A tile longer than an image holds several whole images (small images):
+    # their grad_out side by side, one GEMM, then col2im image by image.
+    cdef Py_ssize_t images = tile // P if tile > P else 1
+    cdef Py_ssize_t u, n0, nb, i, r
+    cdef floating* buf
+    cdef floating* one
+    if images > 1:
+        for u in prange((N + images - 1) // images, nogil=True, num_threads=n_threads,
+                        schedule="static"):
+            n0 = u * images
+            nb = _min(images, N - n0)
+            col = &workspace[threadid(), 0]
+            buf = col + K * tile
+            one = buf + Mg * tile
+            memset(&grad_x[n0, 0, 0, 0], 0, nb * C * H * W * sizeof(floating))
+            for g in range(groups):
+                _images_side_by_side(&grad_out[n0, g * Mg, 0, 0], Cout * P, Mg, P, nb, buf)
+                _weights_gemm(prepacked, True, &wpack[g * wsize], &weight[g * Mg, 0, 0, 0],
+                              K, nb * P, Mg, buf, nb * P, col, nb * P, NULL)
+                for i in range(nb):
+                    for r in range(K):
+                        memcpy(one + r * P, col + r * nb * P + i * P, P * sizeof(floating))
+                    _col2im_rows(one, &grad_x[n0 + i, g * Cg, 0, 0], Cg, H, W, kh, kw,
+                                 sh, sw, ph, pw, dh, dw, Wo, 0, Ho)
+        return
     # One image per thread: col2im tiles of one image overlap, so the image
     # is the unit of work that keeps every output element single-writer.
     for n in prange(N, nogil=True, num_threads=n_threads, schedule="static"):
@@ -244,15 +335,8 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
                 # W^T @ grad_out, into grad_x (pointwise) or into col for col2im
                 c_ptr = &grad_x[n, g * Cg, 0, 0] + p0 if pointwise else col
                 ldc = P if pointwise else pt
-                if prepacked:
-                    if floating is float:
-                        pyconv_sgemm_packed_a(1, 0, K, pt, Mg, 1, NULL, K, &wpack[g * wsize],
-                                              &grad_out[n, g * Mg, 0, 0] + p0, P, 0, c_ptr,
-                                              ldc, NULL, 0)
-                else:
-                    _gemm(True, False, <int> K, <int> pt, <int> Mg, 1,
-                          &weight[g * Mg, 0, 0, 0], <int> K,
-                          &grad_out[n, g * Mg, 0, 0] + p0, <int> P, 0, c_ptr, <int> ldc)
+                _weights_gemm(prepacked, True, &wpack[g * wsize], &weight[g * Mg, 0, 0, 0], K,
+                              pt, Mg, &grad_out[n, g * Mg, 0, 0] + p0, P, c_ptr, ldc, NULL)
                 if not pointwise:
                     if rows_aligned:
                         _col2im_rows(col, &grad_x[n, g * Cg, 0, 0], Cg, H, W, kh, kw,
@@ -286,6 +370,37 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
     cdef floating* part_b
     cdef const floating* b_ptr
     cdef int ldb
+    # A tile longer than an image holds several whole images (small images,
+    # a chunk a multiple of them): their grad_out and column matrices side
+    # by side, one GEMM.
+    cdef Py_ssize_t images = tile // P if tile > P else 1
+    cdef Py_ssize_t n0, nb
+    cdef floating* buf
+    cdef floating* one
+    if images > 1:
+        for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
+            col = &workspace[threadid(), 0]
+            buf = col + K * tile
+            one = buf + Mg * tile
+            part_w = &grad_w_partial[ch, 0]
+            part_b = &grad_b_partial[ch, 0]
+            memset(part_w, 0, Cout * K * sizeof(floating))
+            memset(part_b, 0, Cout * sizeof(floating))
+            n0 = ch * chunk
+            while n0 < _min(N, (ch + 1) * chunk):
+                nb = _min(images, N - n0)
+                for g in range(groups):
+                    _im2col_images(&x[n0, g * Cg, 0, 0], C * H * W, col, one, nb, Cg, H, W,
+                                   kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
+                    _images_side_by_side(&grad_out[n0, g * Mg, 0, 0], Cout * P, Mg, P, nb, buf)
+                    _gemm(False, True, <int> Mg, <int> K, <int> (nb * P), 1, buf,
+                          <int> (nb * P), col, <int> (nb * P), 1, part_w + g * Mg * K, <int> K)
+                if need_bias:
+                    for n in range(n0, n0 + nb):
+                        for o in range(Cout):
+                            part_b[o] += <floating> _sum(&grad_out[n, o, 0, 0], P)
+                n0 = n0 + images
+        return
     for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
         col = &workspace[threadid(), 0]
         part_w = &grad_w_partial[ch, 0]
