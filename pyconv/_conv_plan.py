@@ -840,22 +840,22 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, padding_m
 
 
 def bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, out, relu=False):
+                 padding_mode, out, relu=False, max_threads=None):
     """`conv2d_forward` prepared once for inputs of ``x_shape``: ``run(x)``
     fills ``out`` (and returns None).
 
     Everything that depends only on the geometry and the weights is
-    decided now: the algorithm, the thread count, the workspace (this
-    Python thread's), transformed or packed weights. ``run`` must be called
-    from this thread, with the weights unchanged, inside
-    `blas_single_threaded` (as ``predict`` does).
+    decided now: the algorithm, the thread count (at most ``max_threads``),
+    the workspace (this Python thread's), transformed or packed weights.
+    ``run`` must be called from this thread, with the weights unchanged,
+    inside `blas_single_threaded` (as ``predict`` does).
     """
     return _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
-                         padding_mode, out, relu)[0]
+                         padding_mode, out, relu, max_threads)[0]
 
 
 def _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, groups,
-                  padding_mode, out, relu):
+                  padding_mode, out, relu, max_threads=None):
     """``(run, out, calls_blas)`` for `bind_forward` and `conv2d_forward`
     (``out`` allocated when None)."""
     pad_first = padding_mode != "zeros" and any(padding[0] + padding[1])
@@ -872,6 +872,8 @@ def _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, group
         run, fused, calls_blas = (lambda x: None), False, False
     else:
         n_threads = effective_n_threads(2 * n * c_out * math.prod(conv.out_hw) * conv.k)
+        if max_threads is not None:
+            n_threads = min(n_threads, max_threads)
         plan = select(FORWARD, conv, n_threads)
         run, fused = _PASSES[plan.algorithm][0](_dispatch.kernels("conv"), plan, conv, weight,
                                                 bias, out, n_threads, relu)

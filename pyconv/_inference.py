@@ -21,6 +21,10 @@ change):
 - Kernels that an algorithm transforms or repacks on every call (Winograd's
   ``G g G^T``, the direct kernels' layouts) are prepared once per plan.
 
+With more than one thread a model gets two plans per batch shape, with
+those threads and with one, and `ThreadChoice` runs the one measured
+faster (on a busy host parallel regions can cost more than they save).
+
 Plans hold references to the live weight arrays and prepared copies
 where they fold or transform. `weights_changed` - called by
 ``Layer.set_weights`` (so ``model.set_weights``, ``load_weights``) and by
@@ -41,7 +45,8 @@ from . import activations as _activations
 from . import functional as _functional
 from ._threads import effective_n_threads
 
-__all__ = ["Plan", "GraphPlan", "default_batch_size", "plan_for", "supports", "weights_changed"]
+__all__ = ["Plan", "GraphPlan", "ThreadChoice", "default_batch_size", "plan_for", "supports",
+           "weights_changed"]
 
 _generation = 0
 
@@ -158,15 +163,17 @@ def _activation_in_place(act):
 
 # A step builder returns ``(fn, out)``: ``fn(x)`` fills the buffer ``out``
 # (its return value unused), or, with ``out`` None, returns the step's result.
+# Kernels use at most ``n_threads`` threads (other layers' forward: the
+# process's count).
 # Kernel calls are bound once with every argument but the input, so a step
 # costs one Python call around the kernel.
-def _conv_step(stage, batch_shape, out, scratch):
+def _conv_step(stage, batch_shape, out, scratch, n_threads):
     layer = stage.layer
     pads = layer._pads if layer._pads is not None else layer.explicit_padding(batch_shape[1:])
     relu = type(stage.activation) is _activations._ReLU
     run = _conv_plan.bind_forward(batch_shape, out.dtype, stage.kernel, stage.bias,
                                   layer.strides, pads, layer.dilation_rate, layer.groups,
-                                  layer.padding_mode, out, relu=relu)
+                                  layer.padding_mode, out, relu=relu, max_threads=n_threads)
     after = None if relu else _activation_in_place(stage.activation)
     if after is None:
         return run, out
@@ -177,7 +184,7 @@ def _conv_step(stage, batch_shape, out, scratch):
     return run_then_activation, out
 
 
-def _dense_step(stage, batch_shape, out, scratch):
+def _dense_step(stage, batch_shape, out, scratch, n_threads):
     kernel, bias = stage.kernel, stage.bias
     act = stage.activation
     relu = type(act) is _activations._ReLU
@@ -204,14 +211,14 @@ def _dense_step(stage, batch_shape, out, scratch):
     return run, out
 
 
-def _pool_step(stage, batch_shape, out, scratch):
+def _pool_step(stage, batch_shape, out, scratch, n_threads):
     from ._dispatch import kernels
     from .layers import MaxPool2D
 
     layer = stage.layer
     (top, _), (left, _) = layer.explicit_padding(batch_shape[1:])
     (kh, kw), (sh, sw) = layer.pool_size, layer.strides
-    n_threads = effective_n_threads(8 * (int(np.prod(batch_shape)) + out.size))
+    n_threads = min(n_threads, effective_n_threads(8 * (int(np.prod(batch_shape)) + out.size)))
     pool = kernels("pool")
     if type(layer) is MaxPool2D:
         indices = scratch(out.shape, np.int64)    # argmax positions, not needed here
@@ -223,12 +230,12 @@ def _pool_step(stage, batch_shape, out, scratch):
     return (lambda x: forward(x, *args)), out
 
 
-def _view_step(stage, batch_shape, out, scratch):
+def _view_step(stage, batch_shape, out, scratch, n_threads):
     shape = (batch_shape[0],) + tuple(stage.layer._nchw_output_shape(batch_shape[1:]))
     return (lambda x: x.reshape(shape)), None
 
 
-def _layer_step(stage, batch_shape, out, scratch):
+def _layer_step(stage, batch_shape, out, scratch, n_threads):
     forward = stage.layer.forward
     return (lambda x: forward(x, training=False)), None
 
@@ -247,7 +254,8 @@ class Plan:
     activation of its batch, however deep the network.
     """
 
-    def __init__(self, model, batch_shape):
+    def __init__(self, model, batch_shape, n_threads=None):
+        n_threads = effective_n_threads() if n_threads is None else n_threads
         self.batch_shape = tuple(batch_shape)
         self.generation = _generation
         dtype = model.dtype
@@ -274,7 +282,7 @@ class Plan:
                 out = arenas[current][:int(np.prod(out_shape))].reshape(out_shape)
             elif stage.kind == "layer":
                 current = None
-            self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch))
+            self.steps.append(_STEPS[stage.kind](stage, (n,) + shape, out, scratch, n_threads))
         self.nbytes = sum(buffer.nbytes for buffer in arenas + scratch_buffers)
         self.n_folded = _n_folded(stages)
 
@@ -312,9 +320,10 @@ class GraphPlan:
     nothing else (and is no model output).
     """
 
-    def __init__(self, model, batch_shapes):
+    def __init__(self, model, batch_shapes, n_threads=None):
         from . import layers as L
 
+        n_threads = effective_n_threads() if n_threads is None else n_threads
         self.generation = _generation
         n = batch_shapes[0][0]
         dtype = model.dtype
@@ -362,7 +371,7 @@ class GraphPlan:
             if stage.kind in _WRITES_BUFFER:
                 out = scratch((n,) + tuple(node.output.sample_shape), dtype)
             batch_shape = [(n,) + s for s in shape] if node.multi else (n,) + shape
-            run, out = _STEPS[stage.kind](stage, batch_shape, out, scratch)
+            run, out = _STEPS[stage.kind](stage, batch_shape, out, scratch, n_threads)
             self.steps.append((run, out, keys, id(node.output)))
         self.n_folded = _n_folded([stage for _, stage, _, _ in calls])
         self.output_keys = [alias.get(id(t), id(t)) for t in model._outputs]
@@ -376,6 +385,52 @@ class GraphPlan:
             result = run([values[k] for k in keys] if isinstance(keys, list) else values[keys])
             values[key] = result if out is None else out
         return [values[k] for k in self.output_keys]
+
+
+class ThreadChoice:
+    """A model's plans for one batch shape with ``n_threads`` and with one
+    thread: ``run`` runs the faster, measured.
+
+    Waking OpenMP threads costs microseconds on a quiet machine; on a busy
+    one (more runnable processes than cores) a parallel region can wait
+    milliseconds for a descheduled thread -- measured on this project's
+    shared 2-core host: a CIFAR-net Winograd layer at batch 1, 0.1 ms on
+    one thread, 15-25 ms a call on two for seconds at a time. Results do
+    not depend on the thread count, so the choice only concerns time: runs
+    alternate between the two plans for ``2 * TRIALS`` calls, then the
+    plan with the smaller median time runs alone; the trial repeats every
+    ``RECHECK_SECONDS`` (the load changes). Both plans are made at once
+    (no allocation in later calls).
+    """
+
+    TRIALS = 3
+    RECHECK_SECONDS = 5.0
+
+    def __init__(self, make, n_threads, clock=None):
+        import time
+
+        self.plans = {n_threads: make(n_threads), 1: make(1)}
+        self.nbytes = sum(plan.nbytes for plan in self.plans.values())
+        self.clock = time.perf_counter if clock is None else clock
+        self.choice = None
+        self._decided_at = 0.0
+        self._times = {n: [] for n in self.plans}
+
+    def run(self, x):
+        """The output of the chosen plan (or of the next trial's)."""
+        clock = self.clock
+        if self.choice is not None and clock() - self._decided_at < self.RECHECK_SECONDS:
+            return self.plans[self.choice].run(x)
+        times = self._times
+        n = min(times, key=lambda k: (len(times[k]), -k))    # alternate, more threads first
+        start = clock()
+        y = self.plans[n].run(x)
+        times[n].append(clock() - start)
+        if all(len(t) >= self.TRIALS for t in times.values()):
+            self.choice = min(times, key=lambda k: (sorted(times[k])[self.TRIALS // 2], k))
+            self._decided_at = clock()
+            self._times = {k: [] for k in times}
+        return y
 
 
 # Kept outside the model so that copies and pickles never share (or carry)
@@ -399,7 +454,8 @@ def _plans_of(model):
 def plan_for(model, batch_shape):
     """The model's current plan for ``batch_shape`` (made when missing or stale):
     a `Plan`, or for a graph model a `GraphPlan` (``batch_shape`` is then the
-    list of its input batches' shapes).
+    list of its input batches' shapes); with more than one thread, a
+    `ThreadChoice` between such plans with those threads and with one.
 
     A model keeps its last few plans (a dataset's last, smaller batch has
     its own), keyed by the batch shape, the thread count and the calling
@@ -407,11 +463,16 @@ def plan_for(model, batch_shape):
     """
     graph = hasattr(model, "_nodes")
     batch_shape = tuple(map(tuple, batch_shape)) if graph else tuple(batch_shape)
-    key = (batch_shape, effective_n_threads(), threading.get_ident())
+    n_threads = effective_n_threads()
+    key = (batch_shape, n_threads, threading.get_ident())
     entry = _plans_of(model)
     plan = entry.plans.get(key)
     if plan is None:
-        plan = GraphPlan(model, batch_shape) if graph else Plan(model, batch_shape)
+        kind = GraphPlan if graph else Plan
+        if n_threads == 1:
+            plan = kind(model, batch_shape, 1)
+        else:
+            plan = ThreadChoice(lambda n: kind(model, batch_shape, n), n_threads)
         if plan.nbytes <= MAX_KEPT_BYTES:
             with _PLAN_LOCK:
                 if len(entry.plans) >= MAX_KEPT_PLANS:

@@ -147,6 +147,53 @@ def test_threads_do_not_change_the_result(rng):
         assert np.array_equal(other, results[1])
 
 
+class _FakePlan:
+    """Takes ``cost`` seconds of a fake clock per run; records its runs."""
+
+    nbytes = 0
+
+    def __init__(self, clock, cost):
+        self.clock, self.cost, self.runs = clock, cost, 0
+
+    def run(self, x):
+        self.clock.now += self.cost
+        self.runs += 1
+        return x
+
+
+class _FakeClock:
+    now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("costs, faster", [({2: 1e-3, 1: 2e-3}, 2), ({2: 5e-3, 1: 1e-3}, 1)])
+def test_thread_choice_runs_the_faster_plan(costs, faster):
+    clock = _FakeClock()
+    choice = _inference.ThreadChoice(lambda n: _FakePlan(clock, costs[n]), 2, clock=clock)
+    trials = 2 * choice.TRIALS
+    for _ in range(trials + 10):
+        choice.run(None)
+    assert choice.choice == faster
+    assert choice.plans[faster].runs == choice.TRIALS + 10
+    # the load changes: the trial is run again after RECHECK_SECONDS
+    choice.plans[1].cost, choice.plans[2].cost = costs[2], costs[1]
+    clock.now += choice.RECHECK_SECONDS
+    for _ in range(trials):
+        choice.run(None)
+    assert choice.choice == 3 - faster
+
+
+def test_thread_choice_plans_give_equal_results(rng):
+    model = pyconv.Sequential(MODELS["winograd_direct"](), seed=0)
+    x = rng.normal(size=(3,) + model.input_shape[1:]).astype(np.float32)
+    choice = _inference.ThreadChoice(lambda n: _inference.Plan(model, x.shape, n), 2)
+    with pyconv._threads.blas_single_threaded():
+        results = [choice.plans[n].run(x).copy() for n in (1, 2)]
+    assert np.array_equal(results[0], results[1])
+
+
 def test_copies_do_not_share_plans(rng):
     import copy
 
@@ -244,4 +291,5 @@ def test_graph_plan_matches_layer_by_layer(name, rng):
                              expected if isinstance(expected, list) else [expected]):
             assert_close(got, want)     # folded weights: float32 rounding
     plan = _inference.plan_for(model, [(9,) + tuple(s) for s in shapes])
-    assert isinstance(plan, _inference.GraphPlan)
+    plans = plan.plans.values() if isinstance(plan, _inference.ThreadChoice) else [plan]
+    assert all(isinstance(p, _inference.GraphPlan) for p in plans)
