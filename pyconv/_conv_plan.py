@@ -249,14 +249,14 @@ def _im2col_gemm_plan(direction, conv, n_threads):
     Small images are tiled several at a time (``tile`` a multiple of the
     image's positions, see `_images_per_tile`); the kernels then also need
     a buffer for the GEMM's other operand or result (``rows`` x ``tile``)
-    and one image's column matrix. The weight gradient's tiles never depend
-    on the thread count: they fix the order of its sums (its parallel unit
-    is a chunk of images)."""
+    and room for one image's zero-padded planes. The weight gradient's
+    tiles never depend on the thread count: they fix the order of its sums
+    (its parallel unit is a chunk of images)."""
     n, c_in, h, w = conv.x_shape
     c_out, c_per_group, kh, kw = conv.weight_shape
     (ho, wo), itemsize = conv.out_hw, np.dtype(conv.dtype).itemsize
     rows, k, positions, row = c_out // conv.groups, conv.k, ho * wo, wo
-    variant, blocking = None, {}
+    variant, blocking, stride = None, {}, conv.stride
     if direction == WEIGHT_GRAD:
         n_threads = 1
     elif direction == INPUT_GRAD:
@@ -270,12 +270,17 @@ def _im2col_gemm_plan(direction, conv, n_threads):
                 and flip_cost <= _FLIP_MAX_COST):
             variant, blocking = "flipped", {"top": flip_top, "left": flip_left}
             rows, k, positions, row = c_per_group, (c_out // conv.groups) * kh * kw, h * w, w
+            stride, (ho, wo) = (1, 1), (h, w)
         else:
             variant = "col2im"
     images = _images_per_tile(positions, n)
     if images > 1:
+        # the column matrix, the buffer and one image's zero-padded planes
+        (sh, sw), (dh, dw) = stride, conv.dilation
+        padded = (k // (kh * kw) * ((ho - 1) * sh + (kh - 1) * dh + 1)
+                  * ((wo - 1) * sw + (kw - 1) * dw + 1))
         tile = images * positions
-        workspace = (k + rows) * tile + k * positions
+        workspace = (k + rows) * tile + padded
     else:
         if variant == "col2im":   # one image per thread: the tile must not depend on it
             n, n_threads = 1, 1

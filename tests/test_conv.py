@@ -591,6 +591,8 @@ FAST_PATHS = [
     # small images tiled 16 at a time (the last tile of 8), in chunks of the
     # weight gradient; and one image whose weight gradient has two tiles
     ("gemm-small-images", (40, 32, 4, 4), (48, 32, 3, 3), {"padding": 1}),
+    ("gemm-small-dilated", (5, 6, 7, 7), (10, 6, 3, 3), {"padding": 2, "dilation": 2, "stride": 2}),
+    ("gemm-small-groups", (4, 8, 6, 5), (12, 4, 3, 3), {"padding": (1, 2), "groups": 2}),
     ("gemm-strided-one-image", (1, 40, 20, 20), (24, 40, 3, 3), {"padding": 1, "stride": 2}),
 ]
 

@@ -47,6 +47,26 @@ cdef extern from "_im2col.h" nogil:
                               Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                               Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
                               Py_ssize_t dw, Py_ssize_t Wo, Py_ssize_t oh0, Py_ssize_t rows)
+    void pyconv_im2col_padded_f(const float* x, float* col, Py_ssize_t ldcol, float* pad,
+                                Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh,
+                                Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                                Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t Ho,
+                                Py_ssize_t Wo)
+    void pyconv_im2col_padded_d(const double* x, double* col, Py_ssize_t ldcol, double* pad,
+                                Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh,
+                                Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                                Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t Ho,
+                                Py_ssize_t Wo)
+    void pyconv_col2im_padded_f(const float* col, Py_ssize_t ldcol, float* gx, float* pad,
+                                Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh,
+                                Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                                Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t Ho,
+                                Py_ssize_t Wo)
+    void pyconv_col2im_padded_d(const double* col, Py_ssize_t ldcol, double* gx, double* pad,
+                                Py_ssize_t Cg, Py_ssize_t H, Py_ssize_t W, Py_ssize_t kh,
+                                Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                                Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t Ho,
+                                Py_ssize_t Wo)
     void pyconv_col2im_rows_f(const float* col, float* gx, Py_ssize_t Cg, Py_ssize_t H,
                               Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                               Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,

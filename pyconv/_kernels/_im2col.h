@@ -142,6 +142,43 @@ static void pyconv_im2col_rows_##SUF(const T *PYCONV_RESTRICT x, T *PYCONV_RESTR
 PYCONV_IM2COL_DEFINE(float, f)
 PYCONV_IM2COL_DEFINE(double, d)
 
+/* im2col of one small image through a zero-padded copy of it: pad holds
+ * Cg planes of Hp x Wp (Hp = (Ho-1)*sh + (kh-1)*dh + 1 rows from input row
+ * -ph, likewise Wp), after which every tap's row is plain copies, with no
+ * bounds logic per output row (which dominates for 4x4 outputs):
+ * col[(c*kh + i)*kw + j][oh*Wo + ow] = padded x, rows ldcol apart. */
+#define PYCONV_IM2COL_PADDED_DEFINE(T, SUF)                                            \
+PYCONV_NO_LIBCALLS                                                                     \
+static void pyconv_im2col_padded_##SUF(const T *PYCONV_RESTRICT x, T *PYCONV_RESTRICT col, \
+        ptrdiff_t ldcol, T *PYCONV_RESTRICT pad, ptrdiff_t Cg, ptrdiff_t H, ptrdiff_t W, \
+        ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t sw, ptrdiff_t ph,          \
+        ptrdiff_t pw, ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t Ho, ptrdiff_t Wo)          \
+{                                                                                      \
+    ptrdiff_t Hp = (Ho - 1) * sh + (kh - 1) * dh + 1, Wp = (Wo - 1) * sw + (kw - 1) * dw + 1; \
+    ptrdiff_t c, i, j, r, t, oh;                                                       \
+    for (c = 0; c < Cg; c++)                                                           \
+        for (r = 0; r < Hp; r++) {                                                     \
+            T *PYCONV_RESTRICT prow = pad + (c * Hp + r) * Wp;                         \
+            ptrdiff_t ih = r - ph;                                                     \
+            for (t = 0; t < Wp; t++) {                                                 \
+                ptrdiff_t iw = t - pw;                                                 \
+                prow[t] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[(c * H + ih) * W + iw] : 0; \
+            }                                                                          \
+        }                                                                              \
+    for (c = 0; c < Cg; c++)                                                           \
+    for (i = 0; i < kh; i++)                                                           \
+    for (j = 0; j < kw; j++) {                                                         \
+        T *PYCONV_RESTRICT dst = col + ((c * kh + i) * kw + j) * ldcol;                \
+        for (oh = 0; oh < Ho; oh++, dst += Wo) {                                       \
+            const T *PYCONV_RESTRICT src = pad + (c * Hp + oh * sh + i * dh) * Wp + j * dw; \
+            for (t = 0; t < Wo; t++) dst[t] = src[t * sw];                             \
+        }                                                                              \
+    }                                                                                  \
+}
+
+PYCONV_IM2COL_PADDED_DEFINE(float, f)
+PYCONV_IM2COL_PADDED_DEFINE(double, d)
+
 /* Adjoint of pyconv_im2col_rows: add col back onto the image gradient gx. */
 #define PYCONV_COL2IM_DEFINE(T, SUF)                                                   \
 PYCONV_NO_LIBCALLS                                                                     \
@@ -179,5 +216,41 @@ static void pyconv_col2im_rows_##SUF(const T *PYCONV_RESTRICT col,              
 
 PYCONV_COL2IM_DEFINE(float, f)
 PYCONV_COL2IM_DEFINE(double, d)
+
+/* Adjoint of pyconv_im2col_padded: col (rows ldcol apart) added onto one
+ * small image's gradient gx through the zero-padded planes pad (the same
+ * sums in the same order as pyconv_col2im_rows, gx zero on entry). */
+#define PYCONV_COL2IM_PADDED_DEFINE(T, SUF)                                            \
+PYCONV_NO_LIBCALLS                                                                     \
+static void pyconv_col2im_padded_##SUF(const T *PYCONV_RESTRICT col, ptrdiff_t ldcol,  \
+        T *PYCONV_RESTRICT gx, T *PYCONV_RESTRICT pad, ptrdiff_t Cg, ptrdiff_t H,      \
+        ptrdiff_t W, ptrdiff_t kh, ptrdiff_t kw, ptrdiff_t sh, ptrdiff_t sw,            \
+        ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t dh, ptrdiff_t dw, ptrdiff_t Ho, ptrdiff_t Wo) \
+{                                                                                      \
+    ptrdiff_t Hp = (Ho - 1) * sh + (kh - 1) * dh + 1, Wp = (Wo - 1) * sw + (kw - 1) * dw + 1; \
+    ptrdiff_t c, i, j, r, t, oh;                                                       \
+    for (t = 0; t < Cg * Hp * Wp; t++) pad[t] = 0;                                     \
+    for (c = 0; c < Cg; c++)                                                           \
+    for (i = 0; i < kh; i++)                                                           \
+    for (j = 0; j < kw; j++) {                                                         \
+        const T *PYCONV_RESTRICT src = col + ((c * kh + i) * kw + j) * ldcol;          \
+        for (oh = 0; oh < Ho; oh++, src += Wo) {                                       \
+            T *PYCONV_RESTRICT dst = pad + (c * Hp + oh * sh + i * dh) * Wp + j * dw;  \
+            for (t = 0; t < Wo; t++) dst[t * sw] += src[t];                            \
+        }                                                                              \
+    }                                                                                  \
+    for (c = 0; c < Cg; c++)                                                           \
+        for (r = 0; r < Hp; r++) {                                                     \
+            ptrdiff_t ih = r - ph;                                                     \
+            if (ih < 0 || ih >= H) continue;                                           \
+            for (t = 0; t < Wp; t++) {                                                 \
+                ptrdiff_t iw = t - pw;                                                 \
+                if (iw >= 0 && iw < W) gx[(c * H + ih) * W + iw] += pad[(c * Hp + r) * Wp + t]; \
+            }                                                                          \
+        }                                                                              \
+}
+
+PYCONV_COL2IM_PADDED_DEFINE(float, f)
+PYCONV_COL2IM_PADDED_DEFINE(double, d)
 
 #endif /* PYCONV_IM2COL_H */

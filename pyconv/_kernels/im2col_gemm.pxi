@@ -168,20 +168,23 @@ cdef inline void _weights_gemm(bint prepacked, bint trans, const floating* wpack
 
 
 cdef void _im2col_images(const floating* x, Py_ssize_t image_size, floating* col,
-                         floating* one, Py_ssize_t nb, Py_ssize_t Cg, Py_ssize_t H,
+                         floating* pad, Py_ssize_t nb, Py_ssize_t Cg, Py_ssize_t H,
                          Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh,
                          Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
                          Py_ssize_t dw, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil:
-    """The column matrices of ``nb`` consecutive images side by side:
+    """The column matrices of ``nb`` consecutive small images side by side:
     ``col[K, nb * P]`` (P = Ho * Wo), image i in columns i*P .. (i+1)*P;
     ``x`` points at the group's first channel in the first image, images
-    ``image_size`` apart; ``one`` is scratch for one image's [K, P]."""
-    cdef Py_ssize_t i, r, P = Ho * Wo, K = Cg * kh * kw
+    ``image_size`` apart; ``pad`` is scratch for one image's zero-padded
+    planes (C code in _im2col.h)."""
+    cdef Py_ssize_t i, P = Ho * Wo
     for i in range(nb):
-        _im2col_rows(x + i * image_size, one, Cg, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo,
-                     0, Ho)
-        for r in range(K):
-            memcpy(col + r * nb * P + i * P, one + r * P, P * sizeof(floating))
+        if floating is float:
+            pyconv_im2col_padded_f(x + i * image_size, col + i * P, nb * P, pad, Cg, H, W,
+                                   kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
+        else:
+            pyconv_im2col_padded_d(x + i * image_size, col + i * P, nb * P, pad, Cg, H, W,
+                                   kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
 
 
 cdef inline void _images_side_by_side(const floating* a, Py_ssize_t image_size,
@@ -300,9 +303,10 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
     # A tile longer than an image holds several whole images (small images):
     # their grad_out side by side, one GEMM, then col2im image by image.
     cdef Py_ssize_t images = tile // P if tile > P else 1
-    cdef Py_ssize_t u, n0, nb, i, r
+    cdef Py_ssize_t u, n0, nb, i
+    cdef floating* gx
     cdef floating* buf
-    cdef floating* one
+    cdef floating* pad
     if images > 1:
         for u in prange((N + images - 1) // images, nogil=True, num_threads=n_threads,
                         schedule="static"):
@@ -310,17 +314,20 @@ def conv2d_backward_input(const floating[:, :, :, ::1] grad_out,  # IN  [N, Cout
             nb = _min(images, N - n0)
             col = &workspace[threadid(), 0]
             buf = col + K * tile
-            one = buf + Mg * tile
+            pad = buf + Mg * tile
             memset(&grad_x[n0, 0, 0, 0], 0, nb * C * H * W * sizeof(floating))
             for g in range(groups):
                 _images_side_by_side(&grad_out[n0, g * Mg, 0, 0], Cout * P, Mg, P, nb, buf)
                 _weights_gemm(prepacked, True, &wpack[g * wsize], &weight[g * Mg, 0, 0, 0],
                               K, nb * P, Mg, buf, nb * P, col, nb * P, NULL)
                 for i in range(nb):
-                    for r in range(K):
-                        memcpy(one + r * P, col + r * nb * P + i * P, P * sizeof(floating))
-                    _col2im_rows(one, &grad_x[n0 + i, g * Cg, 0, 0], Cg, H, W, kh, kw,
-                                 sh, sw, ph, pw, dh, dw, Wo, 0, Ho)
+                    gx = &grad_x[n0 + i, g * Cg, 0, 0]
+                    if floating is float:
+                        pyconv_col2im_padded_f(col + i * P, nb * P, gx, pad, Cg, H, W, kh, kw,
+                                               sh, sw, ph, pw, dh, dw, Ho, Wo)
+                    else:
+                        pyconv_col2im_padded_d(col + i * P, nb * P, gx, pad, Cg, H, W, kh, kw,
+                                               sh, sw, ph, pw, dh, dw, Ho, Wo)
         return
     # One image per thread: col2im tiles of one image overlap, so the image
     # is the unit of work that keeps every output element single-writer.
@@ -376,12 +383,12 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
     cdef Py_ssize_t images = tile // P if tile > P else 1
     cdef Py_ssize_t n0, nb
     cdef floating* buf
-    cdef floating* one
+    cdef floating* pad
     if images > 1:
         for ch in prange(n_chunks, nogil=True, num_threads=n_threads, schedule="static"):
             col = &workspace[threadid(), 0]
             buf = col + K * tile
-            one = buf + Mg * tile
+            pad = buf + Mg * tile
             part_w = &grad_w_partial[ch, 0]
             part_b = &grad_b_partial[ch, 0]
             memset(part_w, 0, Cout * K * sizeof(floating))
@@ -390,7 +397,7 @@ def conv2d_backward_weight(const floating[:, :, :, ::1] x,         # IN  [N, C, 
             while n0 < _min(N, (ch + 1) * chunk):
                 nb = _min(images, N - n0)
                 for g in range(groups):
-                    _im2col_images(&x[n0, g * Cg, 0, 0], C * H * W, col, one, nb, Cg, H, W,
+                    _im2col_images(&x[n0, g * Cg, 0, 0], C * H * W, col, pad, nb, Cg, H, W,
                                    kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
                     _images_side_by_side(&grad_out[n0, g * Mg, 0, 0], Cout * P, Mg, P, nb, buf)
                     _gemm(False, True, <int> Mg, <int> K, <int> (nb * P), 1, buf,
