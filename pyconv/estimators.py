@@ -88,6 +88,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import initializers as _initializers
 from . import layers as _layers
 from . import optimizers as _optimizers
+from ._layout import to_nchw_shape
 from ._shapes import check_sample_shape
 from ._threads import get_num_threads, max_threads
 from ._typing import ArrayLike
@@ -333,7 +334,8 @@ class _BaseCNN(BaseEstimator):
                  random_state: Union[int, np.random.RandomState, None] = None,
                  verbose: int = 0, warm_start: bool = False,
                  n_threads: Optional[int] = None,
-                 callbacks: Optional[Sequence[Callback]] = None) -> None:
+                 callbacks: Optional[Sequence[Callback]] = None,
+                 data_format: str = "channels_first") -> None:
         self.layers = layers
         self.input_shape = input_shape
         self.optimizer = optimizer
@@ -350,6 +352,7 @@ class _BaseCNN(BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
         self.callbacks = callbacks
+        self.data_format = data_format
 
     # ---------------------------------------------------------------- params
     def _check_params(self):
@@ -362,10 +365,16 @@ class _BaseCNN(BaseEstimator):
             if self.layers and _is_softmax_layer(self.layers[-1]):
                 fail(ValueError, "layers", "the hidden layers only (the estimator adds the "
                      "output layer and its softmax)", "a template ending in a softmax")
+        channels_last = self.data_format == "channels_last"
+        if self.data_format != "channels_first" and not channels_last:
+            fail(ValueError, "data_format", "'channels_first' or 'channels_last'",
+                 repr(self.data_format))
         input_shape = self.input_shape
         if input_shape is not None:
             input_shape = check_sample_shape(input_shape, ndim=3, expected="None or a tuple "
                                              "of 3 positive ints (C, H, W)")
+            if channels_last:
+                input_shape = to_nchw_shape(input_shape)
         if isinstance(self.optimizer, str):
             if self.optimizer.lower() not in _OPTIMIZER_NAMES:
                 fail(ValueError, "optimizer", "one of " + ", ".join(map(repr, _OPTIMIZER_NAMES))
@@ -416,12 +425,16 @@ class _BaseCNN(BaseEstimator):
         if ndim is not None and ndim > 4:
             fail(ValueError, "X", "a 2-D [n, C*H*W], 3-D [n, H, W] or 4-D [n, C, H, W] array",
                  f"an array of shape {np.shape(X)}")
+        channels_last = self.data_format == "channels_last"
         if ndim in (3, 4):
             X = np.asarray(X)
+            if ndim == 4 and channels_last:
+                X = X.transpose(0, 3, 1, 2)       # to NCHW, once
             image_shape = (1,) + X.shape[1:] if ndim == 3 else tuple(X.shape[1:])
             if reset:
                 warn_if_channels_last(image_shape, "X", stacklevel=4)
             X = X.reshape(len(X), math.prod(image_shape))
+        flat = image_shape is None
         dtype = (np.float64, np.float32)
         if isinstance(y, str) and y == "no_validation":
             X = validate_data(self, X, reset=reset, dtype=dtype, **kwargs)
@@ -443,6 +456,9 @@ class _BaseCNN(BaseEstimator):
             if image_shape is not None and image_shape != shape:
                 fail(ValueError, "X", f"samples of shape {shape} as seen in fit",
                      f"samples of shape {image_shape}")
+        if channels_last and flat:          # 2-D X: its features in HWC order
+            c, h, w = shape
+            X = np.ascontiguousarray(X.reshape(len(X), h, w, c).transpose(0, 3, 1, 2))
         X = X.reshape((len(X),) + tuple(shape))
         return X, y, shape
 
@@ -652,6 +668,12 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
         holding ``loss`` and, with ``early_stopping``, ``val_score`` (the
         validation score of the epoch). Setting ``model.stop_training``
         stops ``fit`` early.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Layout of 4-D ``X``, of 2-D ``X``'s features and of ``input_shape``:
+        with "channels_last" they are ``[n, H, W, C]`` and ``(H, W, C)``
+        (Keras's and OpenCV's order), transposed once to the NCHW the
+        network (and a ``layers`` template) computes in; ``input_shape_``
+        is then NCHW.
 
     Attributes
     ----------
@@ -703,13 +725,15 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
                  random_state: Union[int, np.random.RandomState, None] = None,
                  verbose: int = 0, warm_start: bool = False,
                  n_threads: Optional[int] = None,
-                 callbacks: Optional[Sequence[Callback]] = None) -> None:
+                 callbacks: Optional[Sequence[Callback]] = None,
+                 data_format: str = "channels_first") -> None:
         super().__init__(layers=layers, input_shape=input_shape, optimizer=optimizer,
                          learning_rate=learning_rate, batch_size=batch_size,
                          max_iter=max_iter, validation_fraction=validation_fraction,
                          early_stopping=early_stopping, n_iter_no_change=n_iter_no_change,
                          tol=tol, shuffle=shuffle, random_state=random_state, verbose=verbose,
-                         warm_start=warm_start, n_threads=n_threads, callbacks=callbacks)
+                         warm_start=warm_start, n_threads=n_threads, callbacks=callbacks,
+                         data_format=data_format)
         self.class_weight = class_weight
 
     def _validate_kwargs(self):
@@ -840,7 +864,7 @@ class CNNRegressor(RegressorMixin, _BaseCNN):
     ----------
     layers, input_shape, optimizer, learning_rate, batch_size, max_iter, \
 validation_fraction, early_stopping, n_iter_no_change, tol, shuffle, \
-random_state, verbose, warm_start, n_threads, callbacks
+random_state, verbose, warm_start, n_threads, callbacks, data_format
         As in :class:`CNNClassifier` (early stopping monitors the validation
         R², and the template gets ``Dense(n_outputs)`` appended).
 

@@ -304,3 +304,23 @@ def test_onnx_export_refuses_channels_last_models(tmp_path):
     model = pyconv.Sequential([layers.Conv2D(2, 3, data_format=CL, input_shape=(6, 6, 1))])
     with pytest.raises(ValueError, match="channels_last"):
         pyconv.export_onnx(model, os.path.join(tmp_path, "m.onnx"))
+
+
+def test_estimator_takes_channels_last_arrays(rng):
+    from pyconv import CNNClassifier
+
+    nchw = rng.standard_normal((40, 2, 6, 5)).astype("float32")
+    y = (nchw[:, 0].mean(axis=(1, 2)) > 0).astype(int)
+    nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
+    kw = dict(max_iter=2, batch_size=8, random_state=0, n_threads=1)
+    cf = CNNClassifier(**kw).fit(nchw, y)
+    cl = CNNClassifier(data_format=CL, **kw).fit(nhwc, y)
+    assert cl.input_shape_ == (2, 6, 5) and cl.n_features_in_ == 60
+    np.testing.assert_array_equal(cl.predict_proba(nhwc), cf.predict_proba(nchw))
+    # 2-D rows of HWC features with input_shape in (H, W, C)
+    flat = CNNClassifier(data_format=CL, input_shape=(6, 5, 2), **kw).fit(
+        nhwc.reshape(40, -1), y)
+    np.testing.assert_array_equal(flat.predict_proba(nhwc.reshape(40, -1)),
+                                  cf.predict_proba(nchw))
+    with pytest.raises(ValueError, match="data_format"):
+        CNNClassifier(data_format="NHWC").fit(nchw, y)
