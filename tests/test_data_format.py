@@ -324,3 +324,19 @@ def test_estimator_takes_channels_last_arrays(rng):
                                   cf.predict_proba(nchw))
     with pytest.raises(ValueError, match="data_format"):
         CNNClassifier(data_format="NHWC").fit(nchw, y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda fmt: layers.RandomFlip(seed=2, data_format=fmt),
+    lambda fmt: layers.RandomCrop(4, 3, seed=2, data_format=fmt),
+    lambda fmt: layers.RandomTranslation(0.2, 0.3, seed=2, data_format=fmt),
+    lambda fmt: layers.RandomRotation(0.1, seed=2, data_format=fmt),
+    lambda fmt: layers.SpatialDropout2D(0.5, seed=2, data_format=fmt),
+], ids=["flip", "crop", "translation", "rotation", "spatial_dropout"])
+def test_augmentation_in_channels_last_is_the_same_draw(make, rng):
+    nhwc = rng.standard_normal((4, 6, 5, 3))
+    nchw = nhwc.transpose(0, 3, 1, 2)
+    ours, reference = make(CL), make("channels_first")
+    np.testing.assert_array_equal(ours(nhwc, training=True).transpose(0, 3, 1, 2),
+                                  reference(nchw, training=True))
+    assert ours.compute_output_shape(nhwc.shape[1:])[-1] == 3

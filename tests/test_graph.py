@@ -457,3 +457,36 @@ def test_a_nested_model_is_called_once():
     two = pyconv.Model([a, b], layers.Dense(1)(layers.Concatenate()([a, b])))
     with pytest.raises(ValueError, match="2 symbolic"):
         two(inputs)
+
+
+def test_nested_two_input_model_passes_gradients_to_both_inputs(rng):
+    def pair_model():
+        a, b = pyconv.Input((3,), dtype="float64"), pyconv.Input((3,), dtype="float64")
+        joined = layers.Concatenate(dtype="float64")([a, layers.Multiply(dtype="float64")([a, b])])
+        return pyconv.Model([a, b], layers.Dense(2, dtype="float64")(joined), name="pair", seed=0)
+
+    def outer(inner_of):
+        x = pyconv.Input((3,), dtype="float64")
+        y = pyconv.Input((3,), dtype="float64")
+        hx = layers.Dense(3, activation="tanh", dtype="float64")(x)
+        hy = layers.Dense(3, activation="tanh", dtype="float64")(y)
+        return pyconv.Model([x, y], inner_of([hx, hy]), seed=1)
+
+    nested = outer(pair_model())
+    pair = pair_model()
+
+    def inline(tensors):
+        concat = layers.Concatenate(dtype="float64")
+        return pair.layers[-1](concat([tensors[0], layers.Multiply(dtype="float64")(tensors)]))
+
+    flat = outer(inline)
+    flat.set_weights(nested.get_weights())
+    x = [rng.standard_normal((6, 3)), rng.standard_normal((6, 3))]
+    y = rng.standard_normal((6, 2))
+    for model in (nested, flat):
+        model.compile(pyconv.optimizers.SGD(0.1), "mse")
+    a = nested.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    b = flat.fit(x, y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    for wa, wb in zip(nested.get_weights(), flat.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-12, atol=1e-14)
