@@ -148,14 +148,15 @@ def _simd_lines():
         level = _dispatch.simd_level()
     except ValueError as error:
         return [f"  simd:      ERROR: {error}"]
+    conv = _dispatch.kernels("conv")
     gemm = {"avx512": "pyconv's packed AVX-512 sgemm (12x32 tile)",
             "avx2": "pyconv's packed AVX2+FMA sgemm (6x16 tile)"}
     return [
         f"  simd:      {level} ({_dispatch.simd_reason()})",
         f"  cpu:       {cpu}; the OS saves {saved} state; usable paths: "
         + ", ".join(_dispatch.usable_levels()),
-        "  gemm:      " + (gemm[level] + " for float32 with k >= 128; BLAS otherwise"
-                           if _dispatch.kernels("conv").has_own_sgemm()
+        "  gemm:      " + (f"{gemm[level]} for float32 with k >= {conv.own_gemm_min_k()}; "
+                           "BLAS otherwise" if conv.has_own_sgemm()
                            else "BLAS (scipy.linalg.cython_blas)"),
     ]
 

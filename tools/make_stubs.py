@@ -7,7 +7,7 @@ numpy arrays, C integers as ``int``, C floating scalars as ``float``,
 from a ``# -> type`` comment on the ``def`` line when there is one, else
 from the small table below, else ``Any`` (a kernel's result is its output
 array, filled in place). The SIMD copies (``conv_avx2``, ...) include the
-same source and share the stub of their family.
+same source: their stubs re-export the family's (``from .conv import *``).
 
 Run after changing a kernel's Python-visible signature:
     python tools/make_stubs.py          (writes the stubs)
@@ -24,7 +24,8 @@ _FLOAT_TYPES = {"float", "double", "floating"}
 RETURNS = {
     "openmp_enabled": "bool", "openmp_version": "int", "omp_get_max_threads": "int",
     "omp_set_num_threads": "None", "threads_used": "int", "cpu_features": "dict[str, bool]",
-    "has_own_sgemm": "bool", "has_direct_kernel": "bool", "packed_weight_size": "int",
+    "has_own_sgemm": "bool", "own_gemm_min_k": "int", "has_direct_kernel": "bool",
+    "packed_weight_size": "int",
     "winograd_workspace_size": "int", "fma_peak_gflops": "float", "own_sgemm": "int",
 }
 
@@ -93,10 +94,13 @@ def stubs():
     out = {}
     for pyx in sorted(KERNELS.glob("*.pyx")):
         family = re.sub(r"_(avx2|avx512)$", "", pyx.stem)
-        source = KERNELS / f"{family}.pyx"
-        if source.exists():
-            out[pyx.with_suffix(".pyi")] = stub_text(source).replace(
-                f"pyconv._kernels.{family}``", f"pyconv._kernels.{pyx.stem}``")
+        if family == pyx.stem:
+            out[pyx.with_suffix(".pyi")] = stub_text(pyx)
+        elif (KERNELS / f"{family}.pyx").exists():
+            out[pyx.with_suffix(".pyi")] = (
+                f'"""Stub of the compiled ``pyconv._kernels.{pyx.stem}``: the functions of '
+                f'``{family}`` (generated\nby tools/make_stubs.py)."""\n'
+                f"from .{family} import *  # noqa: F403 (a stub re-exports them)\n")
     return out
 
 

@@ -126,4 +126,39 @@ static double pyconv_sum_##SUF(const T *a, ptrdiff_t n)                         
 PYCONV_SUM_DEFINE(float, f)
 PYCONV_SUM_DEFINE(double, d)
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* The 6 x 16 float register tile of the AVX2 GEMM micro-kernel and of the
+ * direct convolutions: six rows of two 8-float accumulators, acc<q>0 and
+ * acc<q>1 for row q (12 of the 16 ymm registers). One step broadcasts six
+ * floats *P0 .. *P5 and multiplies each with the same two vectors V0, V1:
+ * 12 FMAs for 8 loads. */
+#define PYCONV_TILE6x16_INIT(V0, V1)                                                   \
+    __m256 acc00 = (V0), acc01 = (V1), acc10 = (V0), acc11 = (V1);                     \
+    __m256 acc20 = (V0), acc21 = (V1), acc30 = (V0), acc31 = (V1);                     \
+    __m256 acc40 = (V0), acc41 = (V1), acc50 = (V0), acc51 = (V1)
+#define PYCONV_TILE6x16_ROW(Q, P, V0, V1)                                              \
+    do {                                                                               \
+        __m256 s_ = _mm256_broadcast_ss(P);                                            \
+        acc##Q##0 = _mm256_fmadd_ps(s_, V0, acc##Q##0);                                \
+        acc##Q##1 = _mm256_fmadd_ps(s_, V1, acc##Q##1);                                \
+    } while (0)
+#define PYCONV_TILE6x16_STEP(P0, P1, P2, P3, P4, P5, V0, V1)                           \
+    do {                                                                               \
+        PYCONV_TILE6x16_ROW(0, P0, V0, V1); PYCONV_TILE6x16_ROW(1, P1, V0, V1);        \
+        PYCONV_TILE6x16_ROW(2, P2, V0, V1); PYCONV_TILE6x16_ROW(3, P3, V0, V1);        \
+        PYCONV_TILE6x16_ROW(4, P4, V0, V1); PYCONV_TILE6x16_ROW(5, P5, V0, V1);        \
+    } while (0)
+/* Row q of the tile to TMP[q][0 .. 16). */
+#define PYCONV_TILE6x16_STORE(TMP)                                                     \
+    do {                                                                               \
+        _mm256_storeu_ps(TMP[0], acc00); _mm256_storeu_ps(TMP[0] + 8, acc01);          \
+        _mm256_storeu_ps(TMP[1], acc10); _mm256_storeu_ps(TMP[1] + 8, acc11);          \
+        _mm256_storeu_ps(TMP[2], acc20); _mm256_storeu_ps(TMP[2] + 8, acc21);          \
+        _mm256_storeu_ps(TMP[3], acc30); _mm256_storeu_ps(TMP[3] + 8, acc31);          \
+        _mm256_storeu_ps(TMP[4], acc40); _mm256_storeu_ps(TMP[4] + 8, acc41);          \
+        _mm256_storeu_ps(TMP[5], acc50); _mm256_storeu_ps(TMP[5] + 8, acc51);          \
+    } while (0)
+#endif
+
 #endif /* PYCONV_COMMON_H */

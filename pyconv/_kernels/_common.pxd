@@ -51,7 +51,8 @@ cdef enum:
 
 cdef inline Py_ssize_t _packed_weight_floats(Py_ssize_t rows, Py_ssize_t inner) noexcept nogil:
     """Floats of one op(W) (rows x inner) packed whole for the own GEMM, or
-    0 where `_gemm` will not run it (baseline build, inner < 128)."""
+    0 where `_gemm` will not run it (baseline build, inner <
+    _OWN_GEMM_MIN_K)."""
     if not PYCONV_HAVE_SGEMM or inner < _OWN_GEMM_MIN_K:
         return 0
     return <Py_ssize_t> pyconv_packed_a_size(rows, inner)

@@ -36,32 +36,15 @@ static void pyconv_direct_c16_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
             {
                 const float *x0 = base[0], *x1 = base[1], *x2 = base[2];
                 const float *x3 = base[3], *x4 = base[4], *x5 = base[5];
-                __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1;
-                __m256 a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1;
                 const float *wv = wb;
+                PYCONV_TILE6x16_INIT(b0, b1);
                 for (k = 0; k < K; k++, wv += 16) {
                     ptrdiff_t o = offs[k];
                     __m256 w0 = _mm256_loadu_ps(wv), w1 = _mm256_loadu_ps(wv + 8);
-                    __m256 v;
-                    v = _mm256_broadcast_ss(x0 + o);
-                    a00 = _mm256_fmadd_ps(v, w0, a00); a01 = _mm256_fmadd_ps(v, w1, a01);
-                    v = _mm256_broadcast_ss(x1 + o);
-                    a10 = _mm256_fmadd_ps(v, w0, a10); a11 = _mm256_fmadd_ps(v, w1, a11);
-                    v = _mm256_broadcast_ss(x2 + o);
-                    a20 = _mm256_fmadd_ps(v, w0, a20); a21 = _mm256_fmadd_ps(v, w1, a21);
-                    v = _mm256_broadcast_ss(x3 + o);
-                    a30 = _mm256_fmadd_ps(v, w0, a30); a31 = _mm256_fmadd_ps(v, w1, a31);
-                    v = _mm256_broadcast_ss(x4 + o);
-                    a40 = _mm256_fmadd_ps(v, w0, a40); a41 = _mm256_fmadd_ps(v, w1, a41);
-                    v = _mm256_broadcast_ss(x5 + o);
-                    a50 = _mm256_fmadd_ps(v, w0, a50); a51 = _mm256_fmadd_ps(v, w1, a51);
+                    PYCONV_TILE6x16_STEP(x0 + o, x1 + o, x2 + o, x3 + o, x4 + o, x5 + o,
+                                         w0, w1);
                 }
-                _mm256_storeu_ps(tmp[0], a00); _mm256_storeu_ps(tmp[0] + 8, a01);
-                _mm256_storeu_ps(tmp[1], a10); _mm256_storeu_ps(tmp[1] + 8, a11);
-                _mm256_storeu_ps(tmp[2], a20); _mm256_storeu_ps(tmp[2] + 8, a21);
-                _mm256_storeu_ps(tmp[3], a30); _mm256_storeu_ps(tmp[3] + 8, a31);
-                _mm256_storeu_ps(tmp[4], a40); _mm256_storeu_ps(tmp[4] + 8, a41);
-                _mm256_storeu_ps(tmp[5], a50); _mm256_storeu_ps(tmp[5] + 8, a51);
+                PYCONV_TILE6x16_STORE(tmp);
             }
             for (k = 0; k < 16; k++) {
                 float *o = out + (mb * 16 + k) * P + p0;
@@ -88,41 +71,34 @@ static void pyconv_direct_c16_wgrad_f(const float *PYCONV_RESTRICT xp, ptrdiff_t
                 ptrdiff_t o0 = offs[k0], o1 = offs[k0 + (nk > 1 ? 1 : 0)];
                 ptrdiff_t o2 = offs[k0 + (nk > 2 ? 2 : 0)], o3 = offs[k0 + (nk > 3 ? 3 : 0)];
                 ptrdiff_t o4 = offs[k0 + (nk > 4 ? 4 : 0)], o5 = offs[k0 + (nk > 5 ? 5 : 0)];
-                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-                __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-                __m256 a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+                PYCONV_TILE6x16_INIT(_mm256_setzero_ps(), _mm256_setzero_ps());
                 for (oh = 0; oh < Ho; oh++) {
                     const float *xr = xp + oh * Wp;
                     const float *g = gyT + oh * Wo * M + mb * 16;
                     for (ow = 0; ow < Wo; ow++, g += M) {
                         const float *b = xr + ow;
-                        __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8), v;
-                        v = _mm256_broadcast_ss(b + o0);
-                        a00 = _mm256_fmadd_ps(v, g0, a00); a01 = _mm256_fmadd_ps(v, g1, a01);
-                        v = _mm256_broadcast_ss(b + o1);
-                        a10 = _mm256_fmadd_ps(v, g0, a10); a11 = _mm256_fmadd_ps(v, g1, a11);
-                        v = _mm256_broadcast_ss(b + o2);
-                        a20 = _mm256_fmadd_ps(v, g0, a20); a21 = _mm256_fmadd_ps(v, g1, a21);
-                        v = _mm256_broadcast_ss(b + o3);
-                        a30 = _mm256_fmadd_ps(v, g0, a30); a31 = _mm256_fmadd_ps(v, g1, a31);
-                        v = _mm256_broadcast_ss(b + o4);
-                        a40 = _mm256_fmadd_ps(v, g0, a40); a41 = _mm256_fmadd_ps(v, g1, a41);
-                        v = _mm256_broadcast_ss(b + o5);
-                        a50 = _mm256_fmadd_ps(v, g0, a50); a51 = _mm256_fmadd_ps(v, g1, a51);
+                        __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8);
+                        PYCONV_TILE6x16_STEP(b + o0, b + o1, b + o2, b + o3, b + o4, b + o5,
+                                             g0, g1);
                     }
                 }
-                _mm256_storeu_ps(tmp[0], a00); _mm256_storeu_ps(tmp[0] + 8, a01);
-                _mm256_storeu_ps(tmp[1], a10); _mm256_storeu_ps(tmp[1] + 8, a11);
-                _mm256_storeu_ps(tmp[2], a20); _mm256_storeu_ps(tmp[2] + 8, a21);
-                _mm256_storeu_ps(tmp[3], a30); _mm256_storeu_ps(tmp[3] + 8, a31);
-                _mm256_storeu_ps(tmp[4], a40); _mm256_storeu_ps(tmp[4] + 8, a41);
-                _mm256_storeu_ps(tmp[5], a50); _mm256_storeu_ps(tmp[5] + 8, a51);
+                PYCONV_TILE6x16_STORE(tmp);
             }
             for (kk = 0; kk < nk; kk++)
                 for (l = 0; l < 16; l++)
                     gw[(mb * 16 + l) * K + k0 + kk] += tmp[kk][l];
         }
     }
+}
+/* o[t] = v[t] + bias for t < n; with relu then as np.maximum(o, 0) (NaN
+ * kept, -0.0 -> 0.0). */
+static inline void pyconv_bias_relu_row(float *PYCONV_RESTRICT o, const float *v, ptrdiff_t n,
+                                        float bias, int relu)
+{
+    ptrdiff_t t;
+    for (t = 0; t < n; t++) o[t] = v[t] + bias;
+    if (relu)
+        for (t = 0; t < n; t++) o[t] = (o[t] > 0.0f || o[t] != o[t]) ? o[t] : 0.0f;
 }
 /* Direct stride-1 convolution of one zero-padded image for few output
  * channels (M <= 8), vectorised over output width instead: 8 consecutive
@@ -137,7 +113,7 @@ static void pyconv_direct_c8_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
         const float *PYCONV_RESTRICT wpk, ptrdiff_t M, const float *bias, int has_bias,
         int relu, float *PYCONV_RESTRICT out, ptrdiff_t Ho, ptrdiff_t Wo)
 {
-    ptrdiff_t oh, x0, k, m, t, nx;
+    ptrdiff_t oh, x0, k, m, nx;
     float tmp[8][8];
     if (M <= 6) {
         /* 16 outputs of a row x 6 channels: 12 accumulators, and each
@@ -147,39 +123,18 @@ static void pyconv_direct_c8_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
             for (x0 = 0; x0 < Wo; x0 += 16) {
                 const float *b = xp + oh * Wp + x0;
                 const float *wv = wpk;
-                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-                __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-                __m256 a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+                PYCONV_TILE6x16_INIT(_mm256_setzero_ps(), _mm256_setzero_ps());
                 for (k = 0; k < K; k++, wv += 8) {
                     const float *bk = b + offs[k];
-                    __m256 v0 = _mm256_loadu_ps(bk), v1 = _mm256_loadu_ps(bk + 8), w;
-                    w = _mm256_broadcast_ss(wv + 0);
-                    a00 = _mm256_fmadd_ps(w, v0, a00); a01 = _mm256_fmadd_ps(w, v1, a01);
-                    w = _mm256_broadcast_ss(wv + 1);
-                    a10 = _mm256_fmadd_ps(w, v0, a10); a11 = _mm256_fmadd_ps(w, v1, a11);
-                    w = _mm256_broadcast_ss(wv + 2);
-                    a20 = _mm256_fmadd_ps(w, v0, a20); a21 = _mm256_fmadd_ps(w, v1, a21);
-                    w = _mm256_broadcast_ss(wv + 3);
-                    a30 = _mm256_fmadd_ps(w, v0, a30); a31 = _mm256_fmadd_ps(w, v1, a31);
-                    w = _mm256_broadcast_ss(wv + 4);
-                    a40 = _mm256_fmadd_ps(w, v0, a40); a41 = _mm256_fmadd_ps(w, v1, a41);
-                    w = _mm256_broadcast_ss(wv + 5);
-                    a50 = _mm256_fmadd_ps(w, v0, a50); a51 = _mm256_fmadd_ps(w, v1, a51);
+                    __m256 v0 = _mm256_loadu_ps(bk), v1 = _mm256_loadu_ps(bk + 8);
+                    PYCONV_TILE6x16_STEP(wv + 0, wv + 1, wv + 2, wv + 3, wv + 4, wv + 5,
+                                         v0, v1);
                 }
-                _mm256_storeu_ps(tmp2[0], a00); _mm256_storeu_ps(tmp2[0] + 8, a01);
-                _mm256_storeu_ps(tmp2[1], a10); _mm256_storeu_ps(tmp2[1] + 8, a11);
-                _mm256_storeu_ps(tmp2[2], a20); _mm256_storeu_ps(tmp2[2] + 8, a21);
-                _mm256_storeu_ps(tmp2[3], a30); _mm256_storeu_ps(tmp2[3] + 8, a31);
-                _mm256_storeu_ps(tmp2[4], a40); _mm256_storeu_ps(tmp2[4] + 8, a41);
-                _mm256_storeu_ps(tmp2[5], a50); _mm256_storeu_ps(tmp2[5] + 8, a51);
+                PYCONV_TILE6x16_STORE(tmp2);
                 nx = Wo - x0 < 16 ? Wo - x0 : 16;
-                for (m = 0; m < M; m++) {
-                    float *o = out + (m * Ho + oh) * Wo + x0;
-                    float bm = has_bias ? bias[m] : 0.0f;
-                    for (t = 0; t < nx; t++) o[t] = tmp2[m][t] + bm;
-                    if (relu)  /* as np.maximum(o, 0): NaN kept, -0.0 -> 0.0 */
-                        for (t = 0; t < nx; t++) o[t] = (o[t] > 0.0f || o[t] != o[t]) ? o[t] : 0.0f;
-                }
+                for (m = 0; m < M; m++)
+                    pyconv_bias_relu_row(out + (m * Ho + oh) * Wo + x0, tmp2[m], nx,
+                                         has_bias ? bias[m] : 0.0f, relu);
             }
         }
         return;
@@ -206,13 +161,9 @@ static void pyconv_direct_c8_f(const float *PYCONV_RESTRICT xp, ptrdiff_t Wp,
             _mm256_storeu_ps(tmp[4], a4); _mm256_storeu_ps(tmp[5], a5);
             _mm256_storeu_ps(tmp[6], a6); _mm256_storeu_ps(tmp[7], a7);
             nx = Wo - x0 < 8 ? Wo - x0 : 8;
-            for (m = 0; m < M; m++) {
-                float *o = out + (m * Ho + oh) * Wo + x0;
-                float bm = has_bias ? bias[m] : 0.0f;
-                for (t = 0; t < nx; t++) o[t] = tmp[m][t] + bm;
-                if (relu)
-                    for (t = 0; t < nx; t++) o[t] = (o[t] > 0.0f || o[t] != o[t]) ? o[t] : 0.0f;
-            }
+            for (m = 0; m < M; m++)
+                pyconv_bias_relu_row(out + (m * Ho + oh) * Wo + x0, tmp[m], nx,
+                                     has_bias ? bias[m] : 0.0f, relu);
         }
     }
 }

@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_common.h"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define PYCONV_HAVE_SGEMM 1
@@ -217,12 +219,7 @@ static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
                               float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
                               float alpha, float beta, const float *bias, int relu)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    PYCONV_TILE6x16_INIT(_mm256_setzero_ps(), _mm256_setzero_ps());
     const __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
     const __m256 vzero = _mm256_setzero_ps();
     float tmp[PYCONV_MR * PYCONV_NR];
@@ -233,19 +230,8 @@ static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
 #pragma GCC unroll 4
 #endif
     for (p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
-        av = _mm256_broadcast_ss(a + 0);
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        PYCONV_TILE6x16_STEP(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5, b0, b1);
         a += PYCONV_MR;
         b += PYCONV_NR;
     }
@@ -264,12 +250,12 @@ static void pyconv_sgemm_micro(ptrdiff_t kc, const float *a, const float *b,
     {
         __m256 bv;
 #define PYCONV_BIAS(R) (bias ? _mm256_set1_ps((R) < mr ? bias[R] : 0.0f) : vzero)
-        bv = PYCONV_BIAS(0); PYCONV_GEMM_ROW(c00, c01, cw + 0 * ldw, bv);
-        bv = PYCONV_BIAS(1); PYCONV_GEMM_ROW(c10, c11, cw + 1 * ldw, bv);
-        bv = PYCONV_BIAS(2); PYCONV_GEMM_ROW(c20, c21, cw + 2 * ldw, bv);
-        bv = PYCONV_BIAS(3); PYCONV_GEMM_ROW(c30, c31, cw + 3 * ldw, bv);
-        bv = PYCONV_BIAS(4); PYCONV_GEMM_ROW(c40, c41, cw + 4 * ldw, bv);
-        bv = PYCONV_BIAS(5); PYCONV_GEMM_ROW(c50, c51, cw + 5 * ldw, bv);
+        bv = PYCONV_BIAS(0); PYCONV_GEMM_ROW(acc00, acc01, cw + 0 * ldw, bv);
+        bv = PYCONV_BIAS(1); PYCONV_GEMM_ROW(acc10, acc11, cw + 1 * ldw, bv);
+        bv = PYCONV_BIAS(2); PYCONV_GEMM_ROW(acc20, acc21, cw + 2 * ldw, bv);
+        bv = PYCONV_BIAS(3); PYCONV_GEMM_ROW(acc30, acc31, cw + 3 * ldw, bv);
+        bv = PYCONV_BIAS(4); PYCONV_GEMM_ROW(acc40, acc41, cw + 4 * ldw, bv);
+        bv = PYCONV_BIAS(5); PYCONV_GEMM_ROW(acc50, acc51, cw + 5 * ldw, bv);
 #undef PYCONV_BIAS
     }
     if (cw == tmp)

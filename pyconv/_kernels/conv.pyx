@@ -35,6 +35,12 @@ def has_own_sgemm():
     return bool(PYCONV_HAVE_SGEMM)
 
 
+def own_gemm_min_k():
+    """The inner size from which float32 products run on the own GEMM (when
+    `has_own_sgemm`); shorter ones go to BLAS."""
+    return _OWN_GEMM_MIN_K
+
+
 def reduce_partials(const floating[:, ::1] partial,   # IN  [n_chunks, L]
                     floating[::1] out,                # OUT [L]
                     int n_threads):

@@ -14,7 +14,7 @@ def packed_weight_size(Py_ssize_t rows, Py_ssize_t inner, Py_ssize_t groups):
     """Floats ``wpack`` needs for `conv2d_forward` (rows = C_out/groups,
     inner = K) or `conv2d_backward_input` (rows = K, inner = C_out/groups)
     to pack a float32 layer's weights once for all images; 0 when the own
-    GEMM will not run (baseline build, inner < 128)."""
+    GEMM will not run (baseline build, inner < _OWN_GEMM_MIN_K)."""
     return groups * _packed_weight_floats(rows, inner)
 
 
