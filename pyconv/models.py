@@ -142,8 +142,9 @@ class Sequential(Model):
             except (TypeError, ValueError):
                 self._layers.pop()
                 raise
-        elif len(self._layers) == 1 and getattr(layer, "_given_input_shape", None) is not None:
-            self._data_input_shape = tuple(layer._given_input_shape)
+        elif len(self._layers) == 1 and (
+                given := getattr(layer, "_given_input_shape", None)) is not None:
+            self._data_input_shape = tuple(given)
             self.build()
 
     def pop(self) -> Layer:
