@@ -21,7 +21,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp_helpers", "conv", "pool", "bench"]
+KERNELS = ["_openmp_helpers", "conv", "pool", "bench", "optim"]
 # Kernels built again with wider code generation (a thin `<name>_<variant>.pyx`
 # that includes `<name>.pyx`); pyconv/_dispatch.py picks the widest build the
 # CPU and OS run, at the first kernel call (runtime dispatch).

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _inference
 from . import _schedules as schedules
+from ._kernels import optim as _optim
 from ._validation import check_positive_float, fail
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Nadam", "RMSprop", "get", "schedules"]
@@ -318,6 +319,15 @@ class SGD(Optimizer):
         return config
 
 
+def _fusable(grad, var):
+    """Whether a compiled update can take ``grad`` and ``var``: C-contiguous
+    float32 or float64 arrays of one dtype (the slots are made like
+    ``var``)."""
+    return (isinstance(grad, np.ndarray) and grad.dtype == var.dtype
+            and grad.shape == var.shape and var.dtype in (np.float32, np.float64)
+            and grad.flags.c_contiguous and var.flags.c_contiguous)
+
+
 class _Moments:
     """Adam's running moments, shared by `Adam` and `Nadam`."""
 
@@ -387,6 +397,13 @@ class Adam(_Moments, Optimizer):
         super().apply(grads, variables)
 
     def _update(self, index, grad, var, lr):
+        if not self.amsgrad and _fusable(grad, var):
+            # the numpy code below in one compiled pass, bit for bit
+            _optim.adam_update(var.reshape(-1), grad.reshape(-1),
+                               self._slots["m"][index].reshape(-1),
+                               self._slots["v"][index].reshape(-1), 1.0 - self.beta_1,
+                               1.0 - self.beta_2, self.epsilon, lr * self._alpha_factor)
+            return
         m, v, scratch = self._moments(index, grad)
         if self.amsgrad:
             vhat = self._slots["vhat"][index]

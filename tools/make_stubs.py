@@ -27,6 +27,7 @@ RETURNS = {
     "has_own_sgemm": "bool", "own_gemm_min_k": "int", "has_direct_kernel": "bool",
     "packed_weight_size": "int",
     "winograd_workspace_size": "int", "fma_peak_gflops": "float", "own_sgemm": "int",
+    "adam_update": "None",
 }
 
 
