@@ -17,6 +17,16 @@ nodes. A layer called more than once (shared weights) keeps one cache per
 call, so each call's backward sees its own forward, and its weight
 gradients are summed over the calls.
 
+A model called on symbolic tensors is one layer of another model (a nested
+model, as in Keras): its ``forward`` runs its graph, its ``backward``
+returns its inputs' gradients, and its weights, ``trainable`` flag, summary
+row and saved config are the outer model's like any layer's.
+
+Channels-last data (`pyconv._layout`): each tensor records whether an NHWC
+tensor is held as an NCHW array; a node's inputs are transposed only where
+its layer needs the other storage, so a channels_last model transposes its
+inputs and outputs once per batch.
+
 Data with several inputs (or targets of several outputs) reaches the
 training loop packed side by side in one 2-D array per batch, so the loop,
 its batching and shuffling are the same as for one array; the model splits
