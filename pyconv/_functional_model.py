@@ -214,6 +214,17 @@ class Model(Trainer):
         # channels_last data: where values are transposed (pyconv._layout)
         self._converts = (any(node.conversions for node in self._nodes)
                           or any(t.stored for t in self._outputs))
+        # The compiled plan takes channels_last inputs already transposed:
+        # per input the storage its readers want, when they agree and no
+        # transpose is needed inside the graph (else None).
+        wants = {}
+        for node in self._nodes:
+            for tensor, want in zip(node.inputs, node.wants):
+                wants.setdefault(id(tensor), set()).add(want)
+        inside = any(want != t.stored and not t.node.is_input
+                     for node in self._nodes for t, want in zip(node.inputs, node.wants))
+        self._plan_inputs = (None if inside or any(len(w) > 1 for w in wants.values())
+                             else [bool(wants.get(id(t), {False}).pop()) for t in self._inputs])
         if not any(any(node.wants) for node in self._nodes):   # no channels_last layer
             for tensor in self._inputs:
                 warn_if_channels_last(tensor.sample_shape, "shape", stacklevel=3)
@@ -438,8 +449,12 @@ class Model(Trainer):
         """The output arrays for a list of input batches, in inference mode:
         the compiled plan (`pyconv._inference.GraphPlan`, buffers overwritten
         by the next call) unless ``self._compiled_inference`` is False."""
-        if getattr(self, "_compiled_inference", True) and not self._converts:
-            return _inference.plan_for(self, [x.shape for x in inputs]).run(inputs)
+        if getattr(self, "_compiled_inference", True) and self._plan_inputs is not None:
+            if self._converts:
+                inputs = [_layout.to_nchw(x) if stored else x
+                          for x, stored in zip(inputs, self._plan_inputs)]
+            outputs = _inference.plan_for(self, [x.shape for x in inputs]).run(inputs)
+            return [_layout.to_nhwc(y) if t.stored else y for y, t in zip(outputs, self._outputs)]
         return self._run(inputs, training=False)
 
     def _inference_forward(self):

@@ -352,9 +352,9 @@ class GraphPlan:
             keys = [alias.get(id(t), id(t)) for t in node.inputs]
             if node.multi:
                 calls.append([node, _Stage(node.layer, "layer"),
-                              [tuple(t.sample_shape) for t in node.inputs], keys])
+                              [tuple(shape) for shape in node.shapes], keys])
                 continue
-            shape, key = tuple(node.inputs[0].sample_shape), keys[0]
+            shape, key = tuple(node.shapes[0]), keys[0]     # as the layer computes (NCHW)
             before = calls[producer[key]] if uses[key] == 1 and key in producer else None
             absorbed = _absorbed(before[1] if before else None, node.layer, shape)
             if absorbed is not None:
@@ -369,7 +369,7 @@ class GraphPlan:
         for node, stage, shape, keys in calls:
             out = None
             if stage.kind in _WRITES_BUFFER:
-                out = scratch((n,) + tuple(node.output.sample_shape), dtype)
+                out = scratch((n,) + tuple(node.layer._nchw_output_shape(shape)), dtype)
             batch_shape = [(n,) + s for s in shape] if node.multi else (n,) + shape
             run, out = _STEPS[stage.kind](stage, batch_shape, out, scratch, n_threads)
             self.steps.append((run, out, keys, id(node.output)))

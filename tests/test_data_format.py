@@ -184,6 +184,11 @@ def test_channels_last_resnet_matches_channels_first_on_transposed_data(rng):
     nchw = nhwc.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(cl.predict(nhwc, verbose=0), cf.predict(nchw, verbose=0),
                                rtol=1e-12, atol=1e-12)
+    assert cl._plan_inputs == [True]       # compiled inference on the transposed input
+    cl._compiled_inference = False         # the layer-by-layer path agrees
+    np.testing.assert_allclose(cl.predict(nhwc, verbose=0), cf.predict(nchw, verbose=0),
+                               rtol=1e-12, atol=1e-12)
+    cl._compiled_inference = True
     a = cf.fit(nchw, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
     b = cl.fit(nhwc, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-10)
