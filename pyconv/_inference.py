@@ -444,6 +444,9 @@ MAX_KEPT_PLANS = 8
 
 
 def _plans_of(model):
+    entry = _PLANS.get(model)      # the steady state: no lock (a dict read is atomic)
+    if entry is not None and entry.generation == _generation:
+        return entry
     with _PLAN_LOCK:
         entry = _PLANS.get(model)
         if entry is None or entry.generation != _generation:
