@@ -406,10 +406,12 @@ class ThreadChoice:
     TRIALS = 3
     RECHECK_SECONDS = 5.0
 
-    def __init__(self, make, n_threads, clock=None):
+    def __init__(self, make, n_threads, clock=None, plan=None):
+        """``make(n)`` makes the plan for ``n`` threads (``plan``: the one
+        for ``n_threads``, if already made)."""
         import time
 
-        self.plans = {n_threads: make(n_threads), 1: make(1)}
+        self.plans = {n_threads: make(n_threads) if plan is None else plan, 1: make(1)}
         self.nbytes = sum(plan.nbytes for plan in self.plans.values())
         self.clock = time.perf_counter if clock is None else clock
         self.choice = None
@@ -472,10 +474,9 @@ def plan_for(model, batch_shape):
     plan = entry.plans.get(key)
     if plan is None:
         kind = GraphPlan if graph else Plan
-        if n_threads == 1:
-            plan = kind(model, batch_shape, 1)
-        else:
-            plan = ThreadChoice(lambda n: kind(model, batch_shape, n), n_threads)
+        plan = kind(model, batch_shape, n_threads)
+        if n_threads > 1 and 2 * plan.nbytes <= MAX_KEPT_BYTES:   # (not for a one-off)
+            plan = ThreadChoice(lambda n: kind(model, batch_shape, n), n_threads, plan=plan)
         if plan.nbytes <= MAX_KEPT_BYTES:
             with _PLAN_LOCK:
                 if len(entry.plans) >= MAX_KEPT_PLANS:
