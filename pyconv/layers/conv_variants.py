@@ -7,12 +7,11 @@ from .. import _resample
 from .. import activations as _activations
 from .. import functional as _functional
 from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .._shapes import conv_transpose_output_size, keras_transpose_crops
 from .._validation import check_choice, check_int, check_pair, fail
-from .base import ImageLayer, Layer, WeightSpec
+from .base import ImageLayer, WeightSpec
 from .convolutional import Conv2D
-from .core import _FusedActivation
+from .core import _FusedActivation, _KernelBias
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"]
 
@@ -191,7 +190,7 @@ class SeparableConv2D(_FusedActivation, ImageLayer):
         return config
 
 
-class Conv2DTranspose(_FusedActivation, ImageLayer):
+class Conv2DTranspose(_KernelBias, ImageLayer):
     """Transposed convolution ("deconvolution"): upsampling with learned filters.
 
     The kernel is stored as PyTorch's ``[C_in, filters, kh, kw]``. Output
@@ -241,12 +240,8 @@ class Conv2DTranspose(_FusedActivation, ImageLayer):
             fail(ValueError, "output_padding", f"smaller than strides {self.strides}",
                  self.output_padding)
         self.dilation_rate = check_pair(dilation_rate, "dilation_rate")
-        self.activation = _activations.get(activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = _regularizers.get(bias_regularizer, "bias_regularizer")
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer)
         ops = self.output_padding or (None, None)
         self._crops = tuple(keras_transpose_crops(k, s, d, self.padding, op) for k, s, d, op
                             in zip(self.kernel_size, self.strides, self.dilation_rate, ops))
@@ -275,12 +270,8 @@ class Conv2DTranspose(_FusedActivation, ImageLayer):
 
     def weight_specs(self, input_shape):
         self._nchw_output_shape(input_shape)
-        specs = [WeightSpec("kernel", (input_shape[0], self.filters) + self.kernel_size,
-                            self.kernel_initializer, True, self.kernel_regularizer)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer, True,
-                                    self.bias_regularizer))
-        return specs
+        return self._kernel_bias_specs((input_shape[0], self.filters) + self.kernel_size,
+                                       self.filters)
 
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
@@ -327,11 +318,6 @@ class Conv2DTranspose(_FusedActivation, ImageLayer):
             "padding": self.padding,
             "output_padding": None if self.output_padding is None else list(self.output_padding),
             "dilation_rate": list(self.dilation_rate),
-            "activation": _activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
         })
+        config.update(self._kernel_bias_config())
         return config

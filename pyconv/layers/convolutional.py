@@ -7,8 +7,6 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import functional as _functional
-from .. import initializers as _initializers
-from .. import regularizers as _regularizers
 from .._shapes import (
     INT32_MAX,
     PADDING_MODES,
@@ -20,12 +18,12 @@ from .._shapes import (
 from .._typing import (ActivationLike, InitializerLike, IntPair, PaddingMode,
                        RegularizerLike)
 from .._validation import check_choice, check_int, check_pair, fail
-from .base import ImageLayer, Layer, WeightSpec
-from .core import _FusedActivation
+from .base import ImageLayer
+from .core import _KernelBias
 
 __all__ = ["Conv2D", "Convolution2D", "keras_same_padding"]
 
-class Conv2D(_FusedActivation, ImageLayer):
+class Conv2D(_KernelBias, ImageLayer):
     """2-D convolution layer over NCHW input, ``y = activation(conv(x) + bias)``.
 
     Keras 3's arguments in NCHW; the kernel is stored as PyTorch's
@@ -87,23 +85,11 @@ class Conv2D(_FusedActivation, ImageLayer):
         else:
             self.padding = check_int32(check_pair(padding, "padding", min_value=0), "padding")
         self.padding_mode = check_choice(padding_mode, "padding_mode", PADDING_MODES)
-        self.activation = _activations.get(activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = _regularizers.get(bias_regularizer, "bias_regularizer")
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer)
         self._pads = None
 
     # ------------------------------------------------------------------ shapes
-    @property
-    def kernel(self):
-        return self._weights[0][1]
-
-    @property
-    def bias(self):
-        return self._weights[1][1] if self.use_bias else None
-
     def explicit_padding(self, input_shape):
         """``((top, bottom), (left, right))`` used for inputs of ``input_shape``."""
         _, h, w = input_shape
@@ -135,12 +121,7 @@ class Conv2D(_FusedActivation, ImageLayer):
     def weight_specs(self, input_shape):
         self._nchw_output_shape(input_shape)
         kernel_shape = (self.filters, input_shape[0] // self.groups) + self.kernel_size
-        specs = [WeightSpec("kernel", kernel_shape, self.kernel_initializer, True,
-                            self.kernel_regularizer)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer, True,
-                                    self.bias_regularizer))
-        return specs
+        return self._kernel_bias_specs(kernel_shape, self.filters)
 
     def _on_build(self, input_shape, rng):
         self._pads = self.explicit_padding(input_shape)
@@ -203,13 +184,8 @@ class Conv2D(_FusedActivation, ImageLayer):
             "dilation_rate": list(self.dilation_rate),
             "groups": self.groups,
             "padding_mode": self.padding_mode,
-            "activation": _activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
         })
+        config.update(self._kernel_bias_config())
         return config
 
 

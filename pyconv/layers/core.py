@@ -66,6 +66,48 @@ class _FusedActivation:
         return act.backward(grad, self._cache.get("z"), y)
 
 
+class _KernelBias(_FusedActivation):
+    """A layer computing ``activation(x (*) kernel + bias)`` (Conv2D,
+    Conv2DTranspose, Dense): the arguments, weights and config entries
+    they share."""
+
+    def _init_kernel_bias(self, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer):
+        self.activation = _activations.get(activation, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = _regularizers.get(bias_regularizer, "bias_regularizer")
+
+    @property
+    def kernel(self):
+        return self._weights[0][1]
+
+    @property
+    def bias(self):
+        return self._weights[1][1] if self.use_bias else None
+
+    def _kernel_bias_specs(self, kernel_shape, units):
+        """The kernel's `WeightSpec`, and the bias's (``units`` values) if used."""
+        specs = [WeightSpec("kernel", tuple(kernel_shape), self.kernel_initializer, True,
+                            self.kernel_regularizer)]
+        if self.use_bias:
+            specs.append(WeightSpec("bias", (units,), self.bias_initializer, True,
+                                    self.bias_regularizer))
+        return specs
+
+    def _kernel_bias_config(self):
+        return {
+            "activation": _activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+            "bias_initializer": _initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+        }
+
+
 class Input(GraphInput, Layer):
     """Marks the shape of a model's input (no computation).
 
@@ -122,7 +164,7 @@ class Input(GraphInput, Layer):
 InputLayer = Input
 
 
-class Dense(_FusedActivation, Layer):
+class Dense(_KernelBias, Layer):
     """Fully connected layer: ``y = activation(x @ kernel + bias)``.
 
     Takes 2-D input ``(batch, features)``; put a `Flatten` before it for
@@ -158,20 +200,8 @@ class Dense(_FusedActivation, Layer):
                  bias_regularizer: RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = check_int(units, "units", min_value=1, max_value=INT32_MAX)
-        self.activation = _activations.get(activation, "activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = _initializers.get(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = _regularizers.get(bias_regularizer, "bias_regularizer")
-
-    @property
-    def kernel(self):
-        return self._weights[0][1]
-
-    @property
-    def bias(self):
-        return self._weights[1][1] if self.use_bias else None
+        self._init_kernel_bias(activation, use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer)
 
     def _check_input(self, input_shape):
         if len(input_shape) != 1:
@@ -184,12 +214,7 @@ class Dense(_FusedActivation, Layer):
 
     def weight_specs(self, input_shape):
         self._check_input(input_shape)
-        specs = [WeightSpec("kernel", (input_shape[0], self.units), self.kernel_initializer,
-                            True, self.kernel_regularizer)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.units,), self.bias_initializer, True,
-                                    self.bias_regularizer))
-        return specs
+        return self._kernel_bias_specs((input_shape[0], self.units), self.units)
 
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
@@ -219,13 +244,8 @@ class Dense(_FusedActivation, Layer):
         config = super().get_config()
         config.update({
             "units": self.units,
-            "activation": _activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": _initializers.serialize(self.kernel_initializer),
-            "bias_initializer": _initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
         })
+        config.update(self._kernel_bias_config())
         return config
 
 
