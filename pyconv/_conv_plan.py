@@ -33,7 +33,7 @@ from ._shapes import NUMPY_PAD_MODE, conv_output_size
 from ._threads import blas_single_threaded, effective_n_threads
 
 __all__ = ["FORWARD", "INPUT_GRAD", "WEIGHT_GRAD", "Conv", "Plan", "select",
-           "bind_forward", "conv2d_forward", "conv2d_backward"]
+           "bind_forward", "conv2d_forward", "conv2d_backward", "conv2d_backward_input"]
 
 FORWARD, INPUT_GRAD, WEIGHT_GRAD = "forward", "input_grad", "weight_grad"
 
@@ -571,6 +571,16 @@ def _phase_forward(kernels, plan, conv, weight, bias, out, n_threads, relu):
     return run, False
 
 
+def _phase_backward_input(kernels, plan, conv, grad_output, weight, grad_x, n_threads):
+    """The input gradient alone, on the phases of grad_output, merged into ``grad_x``."""
+    dh, dw = conv.dilation
+    n, c, h, w = conv.x_shape
+    gx = _workspace("phase_grad_in", (n * dh * dw, c, h // dh, w // dw), grad_output.dtype)
+    conv2d_backward_input(_phase_split(grad_output, dh, dw, "phase_out"), weight, gx.shape,
+                          (1, 1), _phase_padding(conv), (1, 1), 1, out=gx)
+    _phase_merge(gx, dh, dw, grad_x)
+
+
 def _phase_backward(conv, grad_output, x, weight, grad_x, need_bias_grad):
     """Both gradients at once, on one split of grad_output: ``(grad_x,
     grad_weight, grad_bias)``, grad_x merged into ``grad_x`` (None: not
@@ -785,7 +795,7 @@ _PASSES = {
     "im2col_gemm": (_im2col_gemm_forward, _im2col_gemm_backward_input,
                     _im2col_gemm_backward_weight),
     "winograd": (_winograd_forward, _winograd_backward_input, _winograd_backward_weight),
-    "phase": (_phase_forward, None, None),
+    "phase": (_phase_forward, _phase_backward_input, None),
     "direct_c16": (_direct_forward, None, _direct_backward_weight),
     "direct_c8": (_direct_forward, None, _direct_backward_weight),
     "depthwise": (_depthwise_forward, _depthwise_backward_input, _depthwise_backward_weight),
@@ -895,6 +905,24 @@ def _bind_forward(x_shape, dtype, weight, bias, stride, padding, dilation, group
             unfused_run(x)
             maximum(out, 0, out=out)
     return run, out, calls_blas
+
+
+def conv2d_backward_input(grad_output, weight, x_shape, stride, padding, dilation, groups,
+                          out=None):
+    """Unchecked input gradient alone of a zero-padded `conv2d_forward` of
+    inputs of ``x_shape`` (the transposed convolution's forward pass), into
+    ``out`` when given; ``grad_output`` has that convolution's output size.
+    The algorithm is `select`'s for `INPUT_GRAD`, as in `conv2d_backward`."""
+    dtype = grad_output.dtype
+    grad_x = np.empty(x_shape, dtype=dtype) if out is None else out
+    if x_shape[0] == 0:
+        return grad_x
+    conv = _geometry(x_shape, weight, stride, padding, dilation, groups, dtype)
+    n_threads = effective_n_threads(2 * grad_output.size * conv.k)
+    plan = select(INPUT_GRAD, conv, n_threads)
+    _PASSES[plan.algorithm][1](_dispatch.kernels("conv"), plan, conv, grad_output, weight,
+                               grad_x, n_threads)
+    return grad_x
 
 
 def conv2d_backward(grad_output, x, weight, stride, padding, dilation, groups, padding_mode,

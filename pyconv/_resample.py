@@ -5,7 +5,10 @@ on the convolution's fast kernels:
 
 * forward: the input gradient of a convolution whose weight is the
   transposed convolution's weight (``[C_in, C_out // groups, kh, kw]`` is
-  exactly a convolution weight from ``C_out`` to ``C_in`` channels);
+  exactly a convolution weight from ``C_out`` to ``C_in`` channels), by
+  `_conv_plan.conv2d_backward_input` (the algorithm `_conv_plan.select`
+  picks for that gradient); at stride 1, the forward convolution with the
+  flipped weights (`select`'s forward rules, direct kernels included);
 * input gradient: that convolution's forward pass;
 * weight gradient: that convolution's weight gradient, with the output
   gradient in the role of the input and ``x`` in the role of the output
@@ -23,7 +26,7 @@ import numpy as np
 from . import _dispatch
 from . import _conv_plan
 from ._shapes import conv_output_size, conv_transpose_output_size
-from ._threads import blas_single_threaded, effective_n_threads
+from ._threads import effective_n_threads
 
 __all__ = []
 
@@ -67,17 +70,12 @@ def _conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, 
                 (flip_left, flip_left + output_padding[1]))
         return _conv_plan.conv2d_forward(x, _conv_plan._flipped_weight(weight, groups), bias,
                                            (1, 1), pads, dilation, groups, "zeros", out=out)
-    kernels = _dispatch.kernels("conv")
-    k = c_out_g * kh * kw
-    n_threads = effective_n_threads(2 * x.size * k)
-    tile = _conv_plan._tile_size(k, x.shape[2] * x.shape[3], 1, 1, x.itemsize,
-                                  row=x.shape[3])
-    workspace = _conv_plan._workspace("col", (n_threads, k * tile), x.dtype)
-    scratch = _conv_plan._packed_weight_scratch(kernels, k, weight.shape[0] // groups, groups,
-                                                 x.dtype)
-    with blas_single_threaded():
-        kernels.conv2d_backward_input(x, weight, out, workspace, scratch, stride[0], stride[1],
-                                      ph, pw, dh, dw, groups, tile, n_threads)
+    # otherwise the input gradient of the convolution this one transposes,
+    # by the algorithm conv2d's input gradient would take
+    pads = ((ph, ph), (pw, pw))
+    _conv_plan.conv2d_backward_input(_covering_rows(x, out_hw, (kh, kw), stride, padding,
+                                                    dilation),
+                                     weight, out.shape, stride, pads, dilation, groups, out=out)
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     return out
