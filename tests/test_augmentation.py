@@ -127,24 +127,6 @@ def test_augmentation_in_a_seeded_model_trains_reproducibly(rng):
     assert histories[0] == histories[1]
 
 
-BAD = [
-    (lambda: layers.RandomFlip("diagonal"), ValueError, "mode"),
-    (lambda: layers.RandomCrop(0, 3), ValueError, "height"),
-    (lambda: layers.RandomTranslation(1.5, 0), ValueError, "height_factor"),
-    (lambda: layers.RandomTranslation(0.1, "a"), TypeError, "width_factor"),
-    (lambda: layers.RandomRotation(0.1, fill_mode="mirror"), ValueError, "fill_mode"),
-    (lambda: layers.RandomRotation(0.1, interpolation="cubic"), ValueError, "interpolation"),
-    (lambda: layers.RandomRotation((0.2, 0.1)), ValueError, "factor"),
-    (lambda: layers.RandomFlip(seed=-1), ValueError, "seed"),
-]
-
-
-@pytest.mark.parametrize("call, exc, name", BAD)
-def test_bad_arguments_name_the_argument(call, exc, name):
-    with pytest.raises(exc, match=f"`{name}`"):
-        call()
-
-
 @pytest.mark.parametrize("fill_mode", ["reflect", "wrap", "constant", "nearest"])
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

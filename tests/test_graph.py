@@ -286,23 +286,6 @@ def test_concatenate_splits_its_gradient(rng):
     assert layers.Concatenate.from_config(layer.get_config()).axis == 1
 
 
-BAD = [
-    (lambda: pyconv.Model(pyconv.Input((2,)), layers.Dense(1)(pyconv.Input((2,)))),
-     ValueError, "inputs"),
-    (lambda: pyconv.Model(np.ones((2, 2)), np.ones(2)), TypeError, "inputs"),
-    (lambda: layers.Add()([pyconv.Input((2,)), pyconv.Input((3,))]), ValueError, "inputs"),
-    (lambda: layers.Subtract()([pyconv.Input((2,))] * 3), ValueError, "inputs"),
-    (lambda: layers.Concatenate(axis=0), ValueError, "axis"),
-    (lambda: layers.Add()(np.ones((2, 2))), TypeError, "inputs"),
-]
-
-
-@pytest.mark.parametrize("call, exc, name", BAD)
-def test_bad_graphs_name_the_argument(call, exc, name):
-    with pytest.raises(exc, match=f"`{name}`"):
-        call()
-
-
 def test_shared_layer_needs_one_input_shape():
     dense = layers.Dense(2)
     dense(pyconv.Input((3,)))

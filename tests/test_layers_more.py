@@ -158,23 +158,3 @@ def test_spatial_dropout_drops_whole_channels_and_is_identity_at_inference(rng):
     assert set(np.round(ratio[:, :, 0], 5).ravel().tolist()) <= {0.0, 2.0}
 
 
-BAD = [
-    (lambda: layers.Conv2DTranspose(2, 3, strides=2, output_padding=2), ValueError,
-     "output_padding"),
-    (lambda: layers.Conv2DTranspose(2, 3, padding="full"), ValueError, "padding"),
-    (lambda: layers.DepthwiseConv2D(3, depth_multiplier=0), ValueError, "depth_multiplier"),
-    (lambda: layers.UpSampling2D(interpolation="bicubic"), ValueError, "interpolation"),
-    (lambda: layers.ZeroPadding2D(-1), ValueError, "padding"),
-    (lambda: layers.Cropping2D(3).compute_output_shape((1, 5, 5)), ValueError, "cropping"),
-    (lambda: layers.GroupNormalization(4).compute_output_shape((6, 2, 2)), ValueError, "groups"),
-    (lambda: layers.LayerNormalization(axis=0).compute_output_shape((6, 2, 2)), ValueError,
-     "axis"),
-    (lambda: layers.LayerNormalization(epsilon=0), ValueError, "epsilon"),
-    (lambda: layers.Rescaling("1/255"), TypeError, "scale"),
-]
-
-
-@pytest.mark.parametrize("call, exc, name", BAD)
-def test_bad_arguments_name_the_argument(call, exc, name):
-    with pytest.raises(exc, match=f"`{name}`"):
-        call()
