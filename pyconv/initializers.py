@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from ._config_object import ConfigObject
 from ._validation import check_choice, check_positive_float, fail
 
 __all__ = [
@@ -93,7 +94,7 @@ def _dtype(dtype):
     return dtype
 
 
-class Initializer:
+class Initializer(ConfigObject):
     """Base class: ``initializer(shape, dtype=None, rng=None) -> ndarray``.
 
     Subclasses implement ``__call__`` and draw from ``self._generator(rng)``
@@ -145,20 +146,6 @@ class Initializer:
 
     def get_config(self):
         return {"seed": self.seed} if "seed" in vars(self) else {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

@@ -16,12 +16,13 @@ array([ 0.02, -0.04])
 """
 import numpy as np
 
+from ._config_object import ConfigObject
 from ._validation import check_positive_float, fail
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize"]
 
 
-class Regularizer:
+class Regularizer(ConfigObject):
     """Base class: ``regularizer(w) -> float`` and ``regularizer.gradient(w) -> array``.
 
     Subclasses implement ``__call__`` (the penalty added to the loss) and
@@ -67,20 +68,6 @@ class Regularizer:
 
     def get_config(self):
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(type(self))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):
