@@ -1,4 +1,5 @@
 """Shared fixtures of the pyconv test suite (importable helpers: _support.py)."""
+import signal
 import sys
 import zlib
 
@@ -23,6 +24,16 @@ def single_thread():
     pyconv.set_num_threads(1)
     yield
     pyconv.set_num_threads(None)
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test, the inherited one put back
+    afterwards: a suite started in the background (``cmd &``) inherits
+    SIGINT ignored, and a Ctrl-C test would then test nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def pytest_terminal_summary(terminalreporter):

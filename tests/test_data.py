@@ -268,7 +268,7 @@ class InterruptAt(Callback):
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach the main thread only")
 @pytest.mark.parametrize("signal_it", [True, False])
-def test_ctrl_c_during_a_threaded_pipeline_stops_cleanly(rng, capsys, signal_it):
+def test_ctrl_c_during_a_threaded_pipeline_stops_cleanly(rng, capsys, signal_it, python_sigint):
     x, y = conv_data(rng, n=64)
     data = ArrayDataset(x, y, workers=2, max_queue_size=4)
     model = conv_model()

@@ -276,11 +276,7 @@ class _SendSigint(Callback):
                     reason="needs POSIX signals")
 @pytest.mark.parametrize("make_model", [small_model, small_graph_model],
                          ids=["sequential", "graph"])
-def test_ctrl_c_stops_after_batch_and_returns_history(make_model, rng, capsys, request):
-    # A suite started in the background inherits SIGINT ignored; use Python's
-    # handler for this test and put the inherited one back afterwards.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
+def test_ctrl_c_stops_after_batch_and_returns_history(make_model, rng, capsys, python_sigint):
     x, y = blobs(rng, n=64)
     model = make_model()
     sender = _SendSigint(epoch=1, batch=0)
