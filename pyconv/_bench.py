@@ -433,18 +433,17 @@ def main(argv=None, prog="python -m pyconv bench"):
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--inference" in argv:       # (one process per framework: no shared settings)
+        from . import _bench_inference
+
+        argv.remove("--inference")
+        script = prog.endswith(".py")      # benchmarks/bench_inference.py names itself
+        return _bench_inference.main(argv, prog=prog if script else f"{prog} --inference")
     if ("OMP_WAIT_POLICY" not in os.environ and "--lenet-worker" not in argv
             and "--lenet-only" not in argv and "--scaling" not in argv
             and not {"-h", "--help"} & set(argv)           # usage keeps its own prog name
             and importlib.util.find_spec("torch") is not None):
         raise SystemExit(_reexec_in_shared_process_env(argv))
-    if "--inference" in argv:
-        from . import _bench_inference
-
-        argv.remove("--inference")
-        argv = [arg for arg in argv if arg != "--default-heap"]   # (used by the re-exec)
-        script = prog.endswith(".py")      # benchmarks/bench_inference.py names itself
-        return _bench_inference.main(argv, prog=prog if script else f"{prog} --inference")
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help=f"seconds, not minutes: 1 thread, layers {', '.join(QUICK_SHAPES)}, "

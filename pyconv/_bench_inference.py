@@ -5,24 +5,38 @@ Run with ``python -m pyconv bench --inference`` (or
 CIFAR net (conv 32 3x3 same relu, conv 32, maxpool, conv 64, conv 64,
 maxpool, dense 128 relu, dense 10), with the same weights in every
 framework (outputs checked equal to 1e-5 first), at batch 1 and 256 with 1
-and 2 threads. The frameworks are timed interleaved -- pyconv, PyTorch,
-ONNX Runtime, then PyTorch, ONNX Runtime, pyconv, ... (each round starts one
-column later) -- and medians are printed: milliseconds per call
-at batch 1, images per second at batch 256, and time ratios to ONNX Runtime
-and PyTorch (below 1: pyconv is faster). ``pyconv (layers)`` is the
-layer-by-layer forward pass that ``predict`` ran before the compiled plan.
+and 2 threads. Medians are printed: milliseconds per call at batch 1, images
+per second at batch 256, and time ratios to ONNX Runtime and PyTorch (below
+1: pyconv is faster). ``pyconv (layers)`` is the layer-by-layer forward pass
+that ``predict`` ran before the compiled plan.
+
+Each framework runs in a worker process of its own, under the settings a
+user would have: its own OpenMP runtime or thread pool with its default
+waiting policy, its own heap. (In one process, two OpenMP runtimes that spin
+while waiting take each other's cores, and passive waiting instead makes
+every parallel region pay a thread wake-up: either setting penalises some
+column.) The workers take turns -- pyconv, PyTorch, ONNX Runtime, then
+PyTorch, ONNX Runtime, pyconv, ... (each round starts one column later) --
+each turn a block of calls lasting about ``--block`` seconds, so the noise
+of a shared machine reaches every column alike while a worker's threads
+still spinning from its last turn disturb at most the first call of the
+next one. Every call is timed; the median is reported.
 
 The figures only mean something on a quiet machine: the load average is
 printed before and after, with a warning when it exceeds the core count.
 """
 import argparse
 import os
-import platform
+import pickle
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 
 import numpy as np
 
-from ._bench_timing import interleaved, load_average, warn_if_busy
+from ._bench_timing import cpu_description, load_average, warn_if_busy
 
 BATCHES = (1, 256)
 
@@ -98,73 +112,174 @@ def _optional(name):
         return None
 
 
-def _cells(model, x, n_threads, torch, ort, onnx_path):
-    """``{column: callable}`` computing the model's output for ``x``."""
+#: The columns, each with the worker process (framework) that times it.
+COLUMNS = {"pyconv": "pyconv", "pyconv (layers)": "pyconv", "PyTorch": "torch",
+           "ONNX Runtime": "onnxruntime"}
+
+
+def _input(model_name, batch, seed=0):
+    """The batch every framework is timed on (the same in every process)."""
+    shape = {"lenet": (1, 28, 28), "cifar": (3, 32, 32)}[model_name]
+    return np.random.default_rng(seed).standard_normal((batch,) + shape).astype(np.float32)
+
+
+def _worker_cells(framework, model_name, batch, n_threads, tmp):
+    """``{column: callable}`` run by the ``framework`` worker for one cell."""
     from ._threads import set_num_threads
 
-    set_num_threads(n_threads)
-    cells = {"pyconv": lambda: model.predict(x, batch_size=len(x), verbose=0)}
+    model = MODELS[model_name][1]()        # seeded: the same weights in every process
+    x = _input(model_name, batch)
+    if framework == "pyconv":
+        set_num_threads(n_threads)
 
-    def layer_by_layer():
-        model._compiled_inference = False
-        try:
-            return model.predict(x, batch_size=len(x), verbose=0)
-        finally:
-            del model._compiled_inference
+        def layer_by_layer():
+            model._compiled_inference = False
+            try:
+                return model.predict(x, batch_size=batch, verbose=0)
+            finally:
+                del model._compiled_inference
+        return {"pyconv": lambda: model.predict(x, batch_size=batch, verbose=0),
+                "pyconv (layers)": layer_by_layer}
+    if framework == "torch":
+        import torch
 
-    cells["pyconv (layers)"] = layer_by_layer
-    if torch is not None:
         torch.set_num_threads(n_threads)
-        net = torch_mirror(model, torch)
-        tx = torch.from_numpy(x)
+        net, tx = torch_mirror(model, torch), torch.from_numpy(x)
 
         def torch_run():
             with torch.inference_mode():
                 return net(tx).numpy()
-        cells["PyTorch"] = torch_run
-    if ort is not None and onnx_path is not None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-        cells["ONNX Runtime"] = lambda: session.run(None, {"input": x})[0]
-    expected = cells["pyconv (layers)"]()
-    for name, fn in cells.items():
-        np.testing.assert_allclose(fn(), expected, rtol=1e-5, atol=1e-5,
-                                   err_msg=f"{name} disagrees with pyconv")
-    return cells
+        return {"PyTorch": torch_run}
+    import onnxruntime as ort
+
+    path = model.export(os.path.join(tmp, f"{model.name}.onnx"))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = n_threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return {"ONNX Runtime": lambda: session.run(None, {"input": x})[0]}
 
 
-def run(threads=(1, 2), batches=BATCHES, models=tuple(MODELS), out=print, min_seconds=0.6):
-    from ._threads import set_num_threads
-
-    torch, ort = _optional("torch"), _optional("onnxruntime")
-    onnx = _optional("onnx")
-    out(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; "
-        f"{load_average()} (start)")
-    warn_if_busy(out)
-    if torch is None:
-        out("PyTorch not installed: no PyTorch column")
-    if ort is None or onnx is None:
-        out("onnx/onnxruntime not installed: no ONNX Runtime column")
-    rows = []
-    rng = np.random.default_rng(0)
+def _serve(framework):
+    """A worker's loop: requests from the parent on stdin, replies on stdout
+    (pickled). ``("cell", model, batch, threads)`` prepares the cell and
+    replies with each column's first output; ``("time", column, seconds)``
+    calls it for about that long (at least once) and replies with the
+    seconds of every call; ``("quit",)`` ends."""
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr              # nothing else may write to the pipe
+    cells = {}
     with tempfile.TemporaryDirectory() as tmp:
+        while True:
+            request = pickle.load(requests)
+            try:
+                if request[0] == "quit":
+                    return
+                if request[0] == "cell":
+                    cells = _worker_cells(framework, *request[1:], tmp)
+                    reply = {name: np.array(fn()) for name, fn in cells.items()}
+                else:
+                    _, column, seconds = request
+                    fn, times = cells[column], []
+                    end = time.perf_counter() + seconds
+                    while not times or time.perf_counter() < end:
+                        start = time.perf_counter()
+                        fn()
+                        times.append(time.perf_counter() - start)
+                    reply = times
+            except Exception as error:  # noqa: BLE001  (the parent re-raises it)
+                import traceback
+
+                reply = RuntimeError(f"{framework} worker: {error}\n{traceback.format_exc()}")
+            pickle.dump(reply, replies)
+            replies.flush()
+
+
+class _Worker:
+    """The parent's end of one framework's worker process."""
+
+    def __init__(self, framework):
+        import pyconv
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(pyconv.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        # Not in the current directory: a source tree there would shadow pyconv.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pyconv._bench_inference", "--worker", framework],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            cwd=tempfile.gettempdir())
+
+    def ask(self, *request):
+        pickle.dump(request, self.process.stdin)
+        self.process.stdin.flush()
+        try:
+            reply = pickle.load(self.process.stdout)
+        except EOFError:
+            raise RuntimeError(f"benchmark worker {self.process.args[-1]} exited "
+                               f"(code {self.process.wait()})") from None
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def close(self):
+        try:
+            self.ask("quit")
+        except (OSError, RuntimeError, EOFError):
+            pass
+        self.process.wait()
+
+
+def _time_cell(workers, columns, min_seconds, block, min_rounds=7, max_rounds=200):
+    """Median milliseconds per call of each column, the workers taking turns
+    (each round starts one column later)."""
+    times = {column: [] for column in columns}
+    spent = dict.fromkeys(columns, 0.0)
+    rounds = 0
+    while rounds < min_rounds or (min(spent.values()) < min_seconds and rounds < max_rounds):
+        for k in range(len(columns)):
+            column = columns[(rounds + k) % len(columns)]
+            calls = workers[COLUMNS[column]].ask("time", column, block)
+            times[column] += calls
+            spent[column] += sum(calls)
+        rounds += 1
+    return {column: 1e3 * statistics.median(ts) for column, ts in times.items()}
+
+
+def run(threads=(1, 2), batches=BATCHES, models=tuple(MODELS), out=print, min_seconds=0.6,
+        block=0.05):
+    out(f"CPU: {cpu_description()}; {load_average()} (start)")
+    warn_if_busy(out)
+    frameworks = ["pyconv"]
+    if _optional("torch") is None:
+        out("PyTorch not installed: no PyTorch column")
+    else:
+        frameworks.append("torch")
+    if _optional("onnxruntime") is None or _optional("onnx") is None:
+        out("onnx/onnxruntime not installed: no ONNX Runtime column")
+    else:
+        frameworks.append("onnxruntime")
+    columns = [c for c, framework in COLUMNS.items() if framework in frameworks]
+    workers = {}
+    rows = []
+    try:
+        for framework in frameworks:
+            workers[framework] = _Worker(framework)
         for model_name in models:
-            label, make = MODELS[model_name]
-            model = make()
-            onnx_path = None
-            if ort is not None and onnx is not None:
-                onnx_path = model.export(os.path.join(tmp, f"{model.name}.onnx"))
             for n_threads in threads:
                 for batch in batches:
-                    x = rng.standard_normal((batch,) + model.input_shape[1:]).astype(np.float32)
-                    cells = _cells(model, x, n_threads, torch, ort, onnx_path)
-                    ms = interleaved(cells, min_seconds=min_seconds, max_reps=200, rotate=True)
-                    rows.append((label, batch, n_threads, ms))
-    set_num_threads(None)
-    if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
+                    outputs = {}
+                    for worker in workers.values():
+                        outputs.update(worker.ask("cell", model_name, batch, n_threads))
+                    expected = outputs["pyconv (layers)"]
+                    for name, y in outputs.items():
+                        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5,
+                                                   err_msg=f"{name} disagrees with pyconv")
+                    ms = _time_cell(workers, columns, min_seconds, block)
+                    rows.append((MODELS[model_name][0], batch, n_threads, ms))
+    finally:
+        for worker in workers.values():
+            worker.close()
     _print_table(rows, out)
     out(f"{load_average()} (end)")
     return rows
@@ -199,10 +314,17 @@ def main(argv=None, prog="python -m pyconv bench --inference"):
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
                         help="lenet (LeNet-5) and/or cifar (the CIFAR net)")
     parser.add_argument("--seconds", type=float, default=0.6,
-                        help="minimum time per cell (default 0.6)")
+                        help="minimum time per column and cell (default 0.6)")
+    parser.add_argument("--block", type=float, default=0.05,
+                        help="seconds of calls per turn of a worker (default 0.05)")
+    parser.add_argument("--worker", choices=sorted(set(COLUMNS.values())),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        _serve(args.worker)
+        return
     run(tuple(args.threads), tuple(args.batches), tuple(args.models),
-        min_seconds=args.seconds)
+        min_seconds=args.seconds, block=args.block)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,28 @@ def interleaved(fns, min_reps=7, min_seconds=0.6, max_reps=60, rotate=False):
     return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
 
 
+def cpu_description():
+    """``"AMD EPYC (family 25, model 1), 2 logical cores"``: the CPU model
+    (from /proc/cpuinfo where there is one) and the core count, for the
+    header of a table."""
+    import platform
+
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if not line.strip():
+                    break                  # the first processor is enough
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return f"{name}, {os.cpu_count()} logical cores"
+
+
 def load_average():
     """``"load average 1.2 1.0 0.9"``, or ``"load average unknown"``."""
     try:
