@@ -1,12 +1,17 @@
 """The geometry rules of `pyconv._shapes`, and one face for them.
 
 `functional.conv2d` and the `Conv2D` layer must accept exactly the same
-convolutions (the padding-mode limits once drifted apart between them).
+convolutions (the padding-mode limits once drifted apart between them), and
+the pooling layers the same poolings as `functional.max_pool2d` /
+`avg_pool2d`: a grid, then properties over kernel, strides, padding,
+dilation, padding mode and input size.
 """
 import itertools
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from pyconv import functional as F
 from pyconv import layers as L
@@ -69,3 +74,99 @@ def test_padding_limits_are_pytorchs():
     assert F.conv2d(x, w, padding=3, padding_mode="replicate").shape == (1, 1, 7, 7)
     assert L.Conv2D(1, 3, padding=3, padding_mode="replicate").compute_output_shape(
         (1, 3, 3)) == (1, 7, 7)
+
+
+# ---------------------------------------------------------------------------
+# Properties: the two faces accept exactly the same geometry (issue 13)
+# ---------------------------------------------------------------------------
+
+_PROPERTY = settings(max_examples=400, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+def _int_or_pair(low, high):
+    values = st.integers(low, high)
+    return st.one_of(values, st.tuples(values, values))
+
+
+def _pair(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def _outcome(call):
+    """The output shape without the batch axis, or ``"ValueError"``. Any
+    other exception propagates and fails the property."""
+    try:
+        return tuple(call())
+    except ValueError:
+        return "ValueError"
+
+
+@_PROPERTY
+@given(h=st.integers(1, 9), w=st.integers(1, 9), kernel=_int_or_pair(1, 4),
+       stride=_int_or_pair(1, 3), dilation=_int_or_pair(1, 3),
+       padding=st.one_of(_int_or_pair(0, 6), st.sampled_from(["same", "valid"])),
+       mode=st.sampled_from(PADDING_MODES))
+def test_property_conv2d_faces_accept_the_same_arguments(h, w, kernel, stride, dilation,
+                                                         padding, mode):
+    """`functional.conv2d` raises iff `Conv2D.compute_output_shape` raises
+    iff calling the layer raises, with equal output shapes otherwise.
+
+    ``"same"`` only with stride 1: with a larger stride the layer follows
+    Keras (output ``ceil(size / stride)``) and the functional face, like
+    PyTorch, refuses it by design."""
+    assume(not (padding == "same" and _pair(stride) != (1, 1)))
+    kh, kw = _pair(kernel)
+    x = np.zeros((1, 2, h, w), dtype=np.float32)
+    weight = np.zeros((3, 2, kh, kw), dtype=np.float32)
+
+    def layer():
+        return L.Conv2D(3, kernel, strides=stride, padding=padding, dilation_rate=dilation,
+                        padding_mode=mode)
+
+    functional = _outcome(lambda: F.conv2d(x, weight, stride=stride, padding=padding,
+                                           dilation=dilation, padding_mode=mode).shape[1:])
+    computed = _outcome(lambda: layer().compute_output_shape((2, h, w)))
+    called = _outcome(lambda: layer()(x).shape[1:])
+    assert functional == computed == called, (functional, computed, called)
+
+
+@_PROPERTY
+@given(h=st.integers(1, 9), w=st.integers(1, 9), pool=_int_or_pair(1, 4),
+       strides=st.one_of(st.none(), _int_or_pair(1, 4)), padding=st.sampled_from(["valid", "same"]),
+       kind=st.sampled_from(["max", "avg"]))
+def test_property_pool2d_faces_accept_the_same_arguments(h, w, pool, strides, padding, kind):
+    """A pooling layer's ``compute_output_shape`` raises iff calling it
+    raises, with equal shapes otherwise; with ``"valid"`` exactly when the
+    functional pooling (padding 0) raises, with its output shape; with
+    ``"same"`` never, with Keras's ``ceil(size / strides)``."""
+    layer_cls = {"max": L.MaxPool2D, "avg": L.AvgPool2D}[kind]
+    function = {"max": F.max_pool2d, "avg": F.avg_pool2d}[kind]
+    x = np.zeros((1, 2, h, w), dtype=np.float32)
+
+    def layer():
+        return layer_cls(pool, strides=strides, padding=padding)
+
+    computed = _outcome(lambda: layer().compute_output_shape((2, h, w)))
+    called = _outcome(lambda: layer()(x).shape[1:])
+    assert computed == called, (computed, called)
+    if padding == "valid":
+        functional = _outcome(lambda: function(x, pool, stride=strides).shape[1:])
+        assert functional == computed, (functional, computed)
+    else:
+        sh, sw = _pair(pool if strides is None else strides)
+        assert computed == (2, -(-h // sh), -(-w // sw)), computed
+
+
+@_PROPERTY
+@given(h=st.integers(1, 9), w=st.integers(1, 9), kernel=_int_or_pair(1, 4),
+       stride=st.one_of(st.none(), _int_or_pair(1, 4)), padding=_int_or_pair(0, 3),
+       ceil_mode=st.booleans())
+def test_property_max_and_avg_pool2d_accept_the_same_geometry(h, w, kernel, stride, padding,
+                                                              ceil_mode):
+    """The two functional poolings share one geometry rule (padding at most
+    half the window, an output of at least 1x1, PyTorch's ``ceil_mode``)."""
+    x = np.zeros((1, 2, h, w), dtype=np.float32)
+    kwargs = {"stride": stride, "padding": padding, "ceil_mode": ceil_mode}
+    assert (_outcome(lambda: F.max_pool2d(x, kernel, **kwargs).shape)
+            == _outcome(lambda: F.avg_pool2d(x, kernel, **kwargs).shape))
