@@ -457,9 +457,11 @@ ROWS = [
     ("get-layer-index", lambda c: c.model.get_layer(index=99), ValueError, arg("index")),
     # ---------------- image
     ("to_float-complex", lambda c: I.to_float(IMG.astype(complex)), TypeError, arg("img")),
-    ("to_float-str", lambda c: I.to_float(np.full(3, "a")), TypeError, arg("img")),
+    ("to_float-str", lambda c: I.to_float(np.full(3, "a")), TypeError,
+     "`img` must be a real-valued"),
     ("to_float-none", lambda c: I.to_float(None), TypeError, arg("img")),
-    ("from_bgr-2d", lambda c: I.from_bgr(np.zeros((8, 8))), ValueError, arg("img")),
+    ("from_bgr-2d", lambda c: I.from_bgr(np.zeros((8, 8))), ValueError,
+     arg("img") + r".*a 3-D \[3, H, W\] image"),
     ("to_bgr-one-channel", lambda c: I.to_bgr(np.zeros((1, 8, 8))), ValueError, arg("img")),
     ("gaussian_kernel-size-zero", lambda c: I.gaussian_kernel(0, 1.0), ValueError, arg("size")),
     ("gaussian_kernel-size-float", lambda c: I.gaussian_kernel(3.5, 1.0), TypeError,
@@ -485,12 +487,13 @@ ROWS = [
      arg("sigma")),
     ("gaussian_blur-size-zero", lambda c: I.gaussian_blur(IMG, size=0), ValueError, arg("size")),
     ("sobel_magnitude-gray-str", lambda c: I.sobel_magnitude(IMG, gray="yes"), TypeError,
-     arg("gray")),
+     "`gray` must be a bool"),
     ("sobel_magnitude-gray-one-channel", lambda c: I.sobel_magnitude(np.zeros((1, 8, 8)),
                                                                      gray=True),
      ValueError, arg("img")),
-    ("load_image-int", lambda c: I.load_image(3), TypeError, arg("path")),
-    ("load_image-text-file", lambda c: I.load_image(c.text_file), ValueError, arg("path")),
+    ("load_image-int", lambda c: I.load_image(3), TypeError, "`path` must be a str"),
+    ("load_image-text-file", lambda c: I.load_image(c.text_file), ValueError,
+     arg("path") + ".*note.txt"),
     # ---------------- load_model (crafted files not in test_saving.py)
     ("load_model-int", lambda c: load_model(3), TypeError, "filepath|path|int"),
     ("load_model-directory", lambda c: load_model(c.directory), ValueError, "Cannot load"),
@@ -845,6 +848,111 @@ try:  # the estimators land separately; their rows join when they exist
 except (AttributeError, ImportError):
     HAVE_ESTIMATORS = False
 
+# ------------------------------------------- context of the moved module rows
+def _built_dense():
+    layer = L.Dense(3)
+    layer.build((4,))
+    return layer
+
+
+def _called_dense():
+    """A Dense(2) layer called once on (3, 4) inputs (so its input shape is known)."""
+    layer = L.Dense(2)
+    layer(np.zeros((3, 4)))
+    return layer
+
+
+def _two_dense():
+    return Sequential([L.Input((4,)), L.Dense(3, name="hidden"), L.Dense(2, name="out")])
+
+
+def _set_weights(model, weights):
+    return model.set_weights(weights(model.get_weights()))
+
+
+def _set_learning_rate(optimizer, value):
+    optimizer.learning_rate = value
+
+
+def _fitted_fb(X, **params):
+    return pyconv.FilterBankTransformer(**params).fit(X)
+
+
+class _FeatureMapStub:
+    """A layer for plot_feature_maps: ``name`` and ``forward``."""
+
+    def __init__(self, name, forward):
+        self.name, self.forward = name, forward
+
+
+_FEATURE_MODEL = SimpleNamespace(layers=[
+    _FeatureMapStub("double", lambda x, training=False: 2.0 * x),
+    _FeatureMapStub("flat", lambda x, training=False: x.reshape(len(x), -1))])
+_FEATURE_IMAGE = np.zeros((1, 4, 4))
+
+
+def _filter2d(**kwargs):
+    """`image.filter2d` of a (3, 5, 5) image by a 3x3 kernel, ``kwargs`` replacing."""
+    args = {"img": np.zeros((3, 5, 5)), "kernel": np.ones((3, 3))}
+    args.update(kwargs)
+    return I.filter2d(**args)
+
+
+def _plotting():
+    from pyconv import plotting  # matplotlib is imported when a function runs
+
+    return plotting
+
+
+class _SequenceLike:
+    """``len`` and ``[]`` but neither an array nor a PyDataset."""
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return np.zeros((2, 1, 6, 6)), np.zeros(2)
+
+
+_CONV_X = np.zeros((16, 1, 6, 6), dtype=np.float32)
+_CONV_Y = np.arange(16) % 2
+
+
+def _conv_batches():
+    for start in range(0, len(_CONV_X), 8):
+        yield _CONV_X[start:start + 8], _CONV_Y[start:start + 8]
+
+
+def _conv_dataset():
+    from pyconv.utils import PyDataset
+
+    class Batches(PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return _CONV_X[8 * index:8 * index + 8], _CONV_Y[8 * index:8 * index + 8]
+
+    return Batches()
+
+
+def _non_array_rows():
+    """Data that is neither an array nor a batch source, for the four entry points."""
+    calls = {
+        "fit": lambda c, bad: c.conv_model.fit(bad, epochs=1, verbose=0),
+        "evaluate": lambda c, bad: c.conv_model.evaluate(bad, verbose=0),
+        "predict": lambda c, bad: c.conv_model.predict(bad, verbose=0),
+        "train_on_batch": lambda c, bad: c.conv_model.train_on_batch(bad, np.zeros(2)),
+    }
+    bads = {"sequence-like": _SequenceLike, "set": lambda: {1, 2}, "object": object}
+
+    def row(call, make):
+        return lambda c: call(c, make())
+
+    return [(f"{entry}-x-{kind}", row(call, make), TypeError, "`x` must be")
+            for kind, make in bads.items() for entry, call in calls.items()]
+
+
 MODULE_ROWS = [
     # ---------------- augmentation layers (were in test_augmentation.py)
     ("RandomFlip-mode",
@@ -983,6 +1091,270 @@ MODULE_ROWS = [
     ("interpolate_backward-grad_output",
      lambda c: F.interpolate_backward(np.ones((1, 1, 3, 2)), (1, 1, 3, 3), size=2),
      ValueError, arg("grad_output")),
+    # ---------------- layers, initializers, regularizers (were in test_layers.py)
+    ("Dense-call-x-wrong-width", lambda c: _called_dense()(np.zeros((3, 5))),
+     ValueError, arg("x")),
+    ("Dense-call-x-complex", lambda c: _called_dense()(np.zeros((3, 4), dtype=complex)),
+     TypeError, arg("x")),
+    ("Dense-count-params-unbuilt", lambda c: L.Dense(3).count_params(),
+     ValueError, arg("input_shape")),
+    ("Dense-set-weights-shape",
+     lambda c: _built_dense().set_weights([np.zeros((3, 4)), np.zeros(3)]),
+     ValueError, arg("weights")),
+    ("Dense-set-weights-count", lambda c: _built_dense().set_weights([np.zeros((4, 3))]),
+     ValueError, arg("weights")),
+    ("initializers.get-unknown-name", lambda c: pyconv.initializers.get("xavier"),
+     ValueError, arg("initializer")),
+    ("initializers.get-int", lambda c: pyconv.initializers.get(3),
+     TypeError, arg("initializer")),
+    ("regularizers.get-unknown-name", lambda c: pyconv.regularizers.get("l3"),
+     ValueError, arg("regularizer")),
+    ("regularizers.L2-negative", lambda c: pyconv.regularizers.L2(-1.0),
+     ValueError, arg("l2")),
+    # ---------------- layer constructors (were test_bad_arguments in test_layers.py)
+    ("Conv2D-filters-negative", lambda c: L.Conv2D(-1, 3), ValueError, arg("filters")),
+    ("Conv2D-filters-float", lambda c: L.Conv2D(2.5, 3), TypeError, arg("filters")),
+    ("Conv2D-kernel-size-zero", lambda c: L.Conv2D(4, 0), ValueError, arg("kernel_size")),
+    ("Conv2D-strides-zero-int", lambda c: L.Conv2D(4, 3, strides=0), ValueError,
+     arg("strides")),
+    ("Conv2D-padding-full", lambda c: L.Conv2D(4, 3, padding="full"), ValueError,
+     arg("padding")),
+    ("Conv2D-padding-negative", lambda c: L.Conv2D(4, 3, padding=-1), ValueError,
+     arg("padding")),
+    ("Conv2D-groups-not-dividing-filters", lambda c: L.Conv2D(4, 3, groups=3), ValueError,
+     arg("groups")),
+    ("Conv2D-padding-mode-unknown-name", lambda c: L.Conv2D(4, 3, padding_mode="mirror"),
+     ValueError, arg("padding_mode")),
+    ("Conv2D-activation-unknown-name", lambda c: L.Conv2D(4, 3, activation="relux"),
+     ValueError, arg("activation")),
+    ("Conv2D-activation-int", lambda c: L.Conv2D(4, 3, activation=42), TypeError,
+     arg("activation")),
+    ("Conv2D-kernel-initializer-unknown-name",
+     lambda c: L.Conv2D(4, 3, kernel_initializer="glorot"), ValueError,
+     arg("kernel_initializer")),
+    ("Conv2D-kernel-regularizer-unknown-name",
+     lambda c: L.Conv2D(4, 3, kernel_regularizer="l3"), ValueError, arg("kernel_regularizer")),
+    ("Conv2D-dtype-int8", lambda c: L.Conv2D(4, 3, dtype="int8"), TypeError, arg("dtype")),
+    ("Conv2D-input-shape-zero", lambda c: L.Conv2D(4, 3, input_shape=(0, 4, 4)), ValueError,
+     arg("input_shape")),
+    ("Conv2D-unknown-kwarg", lambda c: L.Conv2D(4, 3, bogus=1), TypeError, "bogus"),
+    ("Dense-units-zero", lambda c: L.Dense(0), ValueError, arg("units")),
+    ("Dense-units-str", lambda c: L.Dense("3"), TypeError, arg("units")),
+    ("Dense-activation-unknown-name", lambda c: L.Dense(3, activation="foo"), ValueError,
+     arg("activation")),
+    ("Dropout-rate-one", lambda c: L.Dropout(1.0), ValueError, arg("rate")),
+    ("Dropout-rate-str", lambda c: L.Dropout("0.5"), TypeError, arg("rate")),
+    ("MaxPool2D-padding-full", lambda c: L.MaxPool2D(padding="full"), ValueError,
+     arg("padding")),
+    ("MaxPool2D-padding-int", lambda c: L.MaxPool2D(padding=1), TypeError, arg("padding")),
+    ("AvgPool2D-pool-size-pair-zero", lambda c: L.AvgPool2D(pool_size=(2, 0)), ValueError,
+     arg("pool_size")),
+    ("BatchNorm-momentum-1.5", lambda c: L.BatchNormalization(momentum=1.5), ValueError,
+     arg("momentum")),
+    ("BatchNorm-axis-zero", lambda c: L.BatchNormalization(axis=0), ValueError, arg("axis")),
+    ("ReLU-max-value-negative", lambda c: L.ReLU(max_value=-1.0), ValueError,
+     arg("max_value")),
+    ("Activation-unknown-name", lambda c: L.Activation("nope"), ValueError, arg("activation")),
+    ("Reshape-two-unknown-axes", lambda c: L.Reshape((2, -1, -1)), ValueError,
+     arg("target_shape")),
+    ("Input-none", lambda c: L.Input(None), ValueError, arg("shape")),
+    # ---------------- gaussian_kernel and filter2d (were in test_image.py)
+    ("gaussian_kernel-size-zero-message", lambda c: I.gaussian_kernel(size=0, sigma=1.0),
+     ValueError, "`size` must be a positive int"),
+    ("gaussian_kernel-size-2.5", lambda c: I.gaussian_kernel(size=2.5, sigma=1.0),
+     TypeError, "`size` must be an int"),
+    ("gaussian_kernel-sigma-zero-message", lambda c: I.gaussian_kernel(size=3, sigma=0.0),
+     ValueError, "`sigma` must be a positive number"),
+    ("gaussian_kernel-sigma-word", lambda c: I.gaussian_kernel(size=3, sigma="wide"),
+     TypeError, "`sigma` must be a real number"),
+    ("filter2d-img-5d-message", lambda c: _filter2d(img=np.zeros((5, 5, 5, 5, 5))),
+     ValueError, "`img` must be a 2-D"),
+    ("filter2d-img-channels-last", lambda c: _filter2d(img=np.zeros((8, 9, 3))),
+     ValueError, arg("img") + r".*img.transpose\(2, 0, 1\)"),
+    ("filter2d-img-batch-channels-last", lambda c: _filter2d(img=np.zeros((2, 8, 9, 3))),
+     ValueError, arg("img") + r".*img.transpose\(0, 3, 1, 2\)"),
+    ("filter2d-img-complex", lambda c: _filter2d(img=np.zeros((3, 5, 5), dtype=complex)),
+     TypeError, "`img` must be a real"),
+    ("filter2d-kernel-1d-message", lambda c: _filter2d(kernel=np.ones(3)),
+     ValueError, "`kernel` must be a non-empty 2-D"),
+    ("filter2d-kernel-nan-message", lambda c: _filter2d(kernel=np.full((3, 3), np.nan)),
+     ValueError, "`kernel` must be finite"),
+    ("filter2d-padding-mode-mirror-message", lambda c: _filter2d(padding_mode="mirror"),
+     ValueError, "`padding_mode` must be one of"),
+    ("filter2d-padding-full", lambda c: _filter2d(padding="full"),
+     ValueError, "`padding` must be one of"),
+    ("filter2d-img-smaller-than-kernel", lambda c: _filter2d(img=np.zeros((1, 2, 2)),
+                                                             padding="valid"),
+     ValueError, arg("img") + ".*at least as large"),
+    # ---------------- compile, fit, predict, evaluate (were in test_training.py)
+    ("evaluate-uncompiled", lambda c: c.uncompiled.evaluate(XD, YD, verbose=0),
+     ValueError, r"compile\(\)"),
+    ("fit-y-7-of-8-rows", lambda c: _fit(c, y=YD[:7]),
+     ValueError, r"`y`.*8 rows.*7 rows"),
+    ("fit-x-3-of-4-features", lambda c: _fit(c, x=XD[:, :3]),
+     ValueError, r"`x` must be an array of shape \(n_samples, 4\)"),
+    ("predict-x-5-of-4-features", lambda c: c.model.predict(np.zeros((2, 5)), verbose=0),
+     ValueError, arg("x") + r".*\(n_samples, 4\)"),
+    ("fit-y-label-3-of-3-classes", lambda c: _fit(c, y=YD + 3),
+     ValueError, arg("y") + r".*class labels in \[0, 3\)"),
+    ("predict-x-complex", lambda c: c.model.predict(np.zeros((2, 4), dtype=complex), verbose=0),
+     TypeError, arg("x")),
+    ("fit-validation-y-short", lambda c: _fit(c, validation_data=(XD, YD[:3])),
+     ValueError, r"`validation_data\[1\]`"),
+    ("fit-sample-weight-short", lambda c: _fit(c, sample_weight=np.ones(3)),
+     ValueError, arg("sample_weight")),
+    ("fit-verbose-3", lambda c: _fit(c, verbose=3), ValueError, arg("verbose")),
+    ("fit-validation-split-1.5", lambda c: _fit(c, validation_split=1.5),
+     ValueError, arg("validation_split")),
+    ("compile-optimizer-unknown-name",
+     lambda c: _dense_model(False).compile(optimizer="adagrad", loss="mse"), ValueError,
+     r"`optimizer` must be one of 'sgd', 'adam', 'adamw', 'nadam', 'rmsprop'"),
+    ("compile-loss-unknown-name", lambda c: _dense_model(False).compile("sgd", loss="hinge"),
+     ValueError, r"`loss` must be one of 'sparse_categorical_crossentropy'"),
+    ("compile-metrics-unknown-name",
+     lambda c: _dense_model(False).compile("sgd", "mse", metrics=["auc"]), ValueError,
+     r"`metrics` must be names among 'accuracy'"),
+    ("Adam-learning-rate-setter-negative",
+     lambda c: _set_learning_rate(pyconv.optimizers.Adam(0.1), -1.0),
+     ValueError, arg("learning_rate")),
+    # ---------------- Sequential: build, add, get_layer, set_weights (were in test_models.py)
+    ("Sequential-build-no-shape", lambda c: Sequential([L.Dense(3)]).build(),
+     ValueError, arg("input_shape")),
+    ("Sequential-build-zero", lambda c: Sequential([L.Dense(3)]).build((0, 3)),
+     ValueError, arg("input_shape")),
+    ("Sequential-build-again-other-shape", lambda c: _dense_model(False).build((5,)),
+     ValueError, arg("input_shape") + r".*already built"),
+    ("Sequential-count-params-unbuilt", lambda c: Sequential([L.Dense(3)]).count_params(),
+     ValueError, "not yet been built"),
+    ("Sequential-summary-unbuilt", lambda c: Sequential([L.Dense(3)]).summary(),
+     ValueError, "not yet been built"),
+    ("Sequential-add-duplicate-name",
+     lambda c: Sequential([L.Input((4,)), L.Dense(3, name="a")]).add(L.Dense(2, name="a")),
+     ValueError, arg("layer") + ".*unique name"),
+    ("Sequential-add-input-not-first", lambda c: _dense_model(False).add(L.Input((3,))),
+     ValueError, arg("layer") + ".*Input only as the first layer"),
+    ("Sequential-add-str", lambda c: _dense_model(False).add("dense"),
+     TypeError, arg("layer")),
+    ("Sequential-dense-on-images", lambda c: Sequential([L.Input((1, 4, 4)), L.Dense(3)]),
+     ValueError, arg("input_shape") + r".*\(features,\)"),
+    ("get-layer-unknown-lists-names", lambda c: _two_dense().get_layer("nope"),
+     ValueError, "`name` must be one of 'hidden', 'out'"),
+    ("get-layer-neither", lambda c: _two_dense().get_layer(),
+     ValueError, arg("name, index") + ".*exactly one"),
+    ("set-weights-three-of-four", lambda c: _set_weights(_two_dense(), lambda w: w[:3]),
+     ValueError, arg("weights") + ".*a list of 4 arrays"),
+    ("set-weights-transposed-kernel",
+     lambda c: _set_weights(_two_dense(), lambda w: [np.zeros((3, 4))] + w[1:]),
+     ValueError, arg("weights") + r".*shape \(4, 3\)"),
+    # ---------------- callbacks (were in test_callbacks.py)
+    ("CallbackList-function", lambda c: pyconv.callbacks.CallbackList([lambda: None]),
+     TypeError, arg("callbacks")),
+    ("ReduceLROnPlateau-factor-one", lambda c: pyconv.callbacks.ReduceLROnPlateau(factor=1.0),
+     ValueError, arg("factor")),
+    ("LambdaCallback-unknown-hook", lambda c: pyconv.callbacks.LambdaCallback(on_nothing=print),
+     ValueError, "`LambdaCallback hook`.*'on_nothing'"),
+    # ---------------- batch sources (were in test_data.py)
+    *_non_array_rows(),
+    ("fit-generator-with-y", lambda c: c.conv_model.fit(_conv_batches(), _CONV_Y, verbose=0),
+     ValueError, "`y` must be None"),
+    ("fit-generator-with-batch-size",
+     lambda c: c.conv_model.fit(_conv_batches(), batch_size=4, verbose=0),
+     ValueError, "`batch_size` must be None"),
+    ("fit-PyDataset-with-validation-split",
+     lambda c: c.conv_model.fit(_conv_dataset(), validation_split=0.2, verbose=0),
+     ValueError, "`validation_split` must be 0"),
+    # ---------------- image (were in test_image.py)
+    ("gaussian_blur-kernel-unknown-name",
+     lambda c: I.gaussian_blur(np.zeros((2, 9, 9)), kernel="box"),
+     ValueError, "`kernel` must be one of 'lecture'"),
+    ("sobel_magnitude-gray-two-channels",
+     lambda c: I.sobel_magnitude(np.zeros((2, 6, 6)), gray=True),
+     ValueError, arg("img") + ".*3 channels when gray=True"),
+    ("from_bgr-channels-last", lambda c: I.from_bgr(np.zeros((5, 6, 3), np.uint8)),
+     ValueError, arg("img") + r".*img.transpose\(2, 0, 1\)"),
+    ("from_bgr-channels-last-alpha", lambda c: I.from_bgr(np.zeros((5, 6, 4), np.uint8)),
+     ValueError, arg("img") + r".*img.transpose\(2, 0, 1\)"),
+    ("from_bgr-batch-channels-last", lambda c: I.from_bgr(np.zeros((2, 5, 6, 3), np.uint8)),
+     ValueError, arg("img") + r".*img.transpose\(0, 3, 1, 2\)"),
+    ("from_bgr-two-channels", lambda c: I.from_bgr(np.zeros((2, 5, 6), np.uint8)),
+     ValueError, arg("img") + r".*3 \(or 4, with alpha\) channels"),
+    # ---------------- FilterBankTransformer (were in test_transformers.py)
+    ("FilterBank-filters-unknown-name", lambda c: _fb(filters="gabor").fit(np.zeros((2, 16))),
+     ValueError, "`filters` must be one of 'default'"),
+    ("FilterBank-filters-empty-list", lambda c: _fb(filters=[]).fit(np.zeros((2, 16))),
+     ValueError, "`filters` must be 'default'"),
+    ("FilterBank-filters-4d", lambda c: _fb(filters=np.ones((2, 2, 2, 2))).fit(
+        np.zeros((2, 16))), ValueError, "`filters` must be"),
+    ("FilterBank-filters-1d-kernel", lambda c: _fb(filters=[np.ones(3)]).fit(np.zeros((2, 16))),
+     ValueError, arg("filters") + ".*every kernel non-empty and 2-D"),
+    ("FilterBank-filters-inf", lambda c: _fb(filters=[np.full((3, 3), np.inf)]).fit(
+        np.zeros((2, 16))), ValueError, arg("filters") + ".*finite kernels"),
+    ("FilterBank-filters-int", lambda c: _fb(filters=3).fit(np.zeros((2, 16))),
+     TypeError, "`filters` must be"),
+    ("FilterBank-pooling-unknown-name", lambda c: _fb(pooling="median").fit(np.zeros((2, 16))),
+     ValueError, "`pooling` must be one of"),
+    ("FilterBank-pool-size-zero", lambda c: _fb(pool_size=0).fit(np.zeros((2, 16))),
+     ValueError, "`pool_size` must be a positive int"),
+    ("FilterBank-nonlinearity-unknown-name",
+     lambda c: _fb(nonlinearity="tanh").fit(np.zeros((2, 16))),
+     ValueError, "`nonlinearity` must be one of"),
+    ("FilterBank-padding-mode-unknown-name",
+     lambda c: _fb(padding_mode="mirror").fit(np.zeros((2, 16))),
+     ValueError, "`padding_mode` must be one of"),
+    ("FilterBank-input-shape-wrong-size",
+     lambda c: _fb(input_shape=(2, 3, 3)).fit(np.zeros((2, 16))),
+     ValueError, arg("input_shape") + r".*C\*H\*W == 16"),
+    ("FilterBank-input-shape-zero", lambda c: _fb(input_shape=(0, 4, 4)).fit(np.zeros((2, 16))),
+     ValueError, "`input_shape` must be None or"),
+    ("FilterBank-input-shape-not-X",
+     lambda c: _fb(input_shape=(1, 4, 4)).fit(np.zeros((2, 1, 2, 8))),
+     ValueError, arg("input_shape") + ".*image shape of X"),
+    ("FilterBank-transform-image-shape",
+     lambda c: _fitted_fb(np.zeros((2, 1, 4, 6))).transform(np.zeros((2, 1, 6, 4))),
+     ValueError, arg("X") + ".*images of shape"),
+    ("FilterBank-transform-feature-count",
+     lambda c: _fitted_fb(np.zeros((2, 1, 4, 6))).transform(np.zeros((2, 16))),
+     ValueError, "X has 16 features.*24 features"),
+    ("FilterBank-feature-names-out-count",
+     lambda c: _fitted_fb(np.zeros((3, 2, 4, 4)), pooling="avg").get_feature_names_out(
+         ["a", "b"]),
+     ValueError, arg("input_features")),
+    # ---------------- plotting, needs matplotlib (were in test_plotting.py)
+    ("plot_history-list", lambda c: _plotting().plot_history([1, 2, 3]),
+     TypeError, "`history` must be a History"),
+    ("plot_history-empty-dict", lambda c: _plotting().plot_history({}),
+     TypeError, "`history` must be"),
+    ("plot_filters-2d", lambda c: _plotting().plot_filters(np.zeros((3, 3))),
+     ValueError, "`layer_or_weights` must be a Conv2D layer"),
+    ("plot_filters-complex", lambda c: _plotting().plot_filters(
+        np.zeros((2, 2, 2, 2), dtype=complex)),
+     ValueError, "`layer_or_weights` must be a Conv2D layer"),
+    ("plot_feature_maps-unknown-name", lambda c: _plotting().plot_feature_maps(
+        _FEATURE_MODEL, _FEATURE_IMAGE, "conv"),
+     ValueError, "`layer` must be the name of one"),
+    ("plot_feature_maps-index", lambda c: _plotting().plot_feature_maps(
+        _FEATURE_MODEL, _FEATURE_IMAGE, 5),
+     ValueError, "`layer` must be an index"),
+    ("plot_feature_maps-flat-layer", lambda c: _plotting().plot_feature_maps(
+        _FEATURE_MODEL, _FEATURE_IMAGE, "flat"),
+     ValueError, arg("layer") + ".*image output"),
+    ("plot_feature_maps-batch-of-two", lambda c: _plotting().plot_feature_maps(
+        _FEATURE_MODEL, np.zeros((2, 1, 4, 4)), 0),
+     ValueError, "`x` must be one image"),
+    ("plot_feature_maps-model-object", lambda c: _plotting().plot_feature_maps(
+        object(), _FEATURE_IMAGE, 0),
+     TypeError, "`model` must be"),
+    ("show_images-channels-last", lambda c: _plotting().show_images(np.zeros((8, 9, 3))),
+     ValueError, arg("images") + r".*(img.transpose\(2, 0, 1\)|transpose)"),
+    ("show_images-grayscale-stack", lambda c: _plotting().show_images(np.zeros((2, 8, 9))),
+     ValueError, arg("images") + r".*images\[:, None\]"),
+    ("show_images-titles-count", lambda c: _plotting().show_images(
+        [np.zeros((4, 4))], titles=["a", "b"]),
+     ValueError, "`titles` must be a list of 1"),
+    ("show_images-empty", lambda c: _plotting().show_images([]),
+     ValueError, arg("images") + ".*at least one image"),
+    ("show_images-str", lambda c: _plotting().show_images([np.array([["a"]])]),
+     TypeError, arg("images") + ".*real-valued"),
 ]
 
 ALL_ROWS = ROWS + MODULE_ROWS + (ESTIMATOR_ROWS if HAVE_ESTIMATORS else [])
@@ -995,7 +1367,7 @@ KNOWN_BUGS = {}
 
 # Rows whose label starts with a key need that optional package; they skip
 # without it (its absence is not a bad input).
-OPTIONAL_PACKAGES = {"load_image": "PIL"}
+OPTIONAL_PACKAGES = {"load_image": "PIL", "plot_": "matplotlib", "show_images": "matplotlib"}
 
 
 def _marks(label):

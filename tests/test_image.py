@@ -85,17 +85,6 @@ def test_gaussian_kernel_close_to_lecture_kernel():
     np.testing.assert_allclose(gaussian_kernel(5, 1.0), gaussian_kernel_5x5(), atol=1.5e-2)
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    (dict(size=0, sigma=1.0), ValueError, "`size` must be a positive int"),
-    (dict(size=2.5, sigma=1.0), TypeError, "`size` must be an int"),
-    (dict(size=3, sigma=0.0), ValueError, "`sigma` must be a positive number"),
-    (dict(size=3, sigma="wide"), TypeError, "`sigma` must be a real number"),
-])
-def test_gaussian_kernel_bad_arguments(bad, exc, match):
-    with pytest.raises(exc, match=match):
-        gaussian_kernel(**bad)
-
-
 def test_sobel_kernels_are_the_lecture_ones():
     gx, gy = sobel_kernels()
     np.testing.assert_array_equal(gx, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
@@ -175,24 +164,6 @@ def test_filter2d_tiny_images_reflect(rng):
     assert filter2d(np.ones((1, 1)), gaussian_kernel_5x5()).item() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(img=np.zeros((5, 5, 5, 5, 5))), ValueError, "`img` must be a 2-D"),
-    (dict(img=np.zeros((8, 9, 3))), ValueError, r"img.transpose\(2, 0, 1\)"),
-    (dict(img=np.zeros((2, 8, 9, 3))), ValueError, r"img.transpose\(0, 3, 1, 2\)"),
-    (dict(img=np.zeros((3, 5, 5), dtype=complex)), TypeError, "`img` must be a real"),
-    (dict(kernel=np.ones(3)), ValueError, "`kernel` must be a non-empty 2-D"),
-    (dict(kernel=np.full((3, 3), np.nan)), ValueError, "`kernel` must be finite"),
-    (dict(padding_mode="mirror"), ValueError, "`padding_mode` must be one of"),
-    (dict(padding="full"), ValueError, "`padding` must be one of"),
-    (dict(img=np.zeros((1, 2, 2)), padding="valid"), ValueError, "at least as large"),
-])
-def test_filter2d_bad_input(kwargs, exc, match):
-    args = dict(img=np.zeros((3, 5, 5)), kernel=np.ones((3, 3)))
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        filter2d(**args)
-
-
 # --------------------------------------------------------------------------
 # blur and Sobel
 # --------------------------------------------------------------------------
@@ -217,8 +188,6 @@ def test_gaussian_blur_size_sigma_match_filter2d(rng):
     x = rng.random((2, 9, 9))
     np.testing.assert_array_equal(gaussian_blur(x, size=3, sigma=0.7),
                                   filter2d(x, gaussian_kernel(3, 0.7)))
-    with pytest.raises(ValueError, match="`kernel` must be one of 'lecture'"):
-        gaussian_blur(x, kernel="box")
 
 
 def test_sobel_on_step_edge():
@@ -246,10 +215,6 @@ def test_sobel_gray_uses_luma_weights(rng):
     assert out.shape == (1, 6, 6)
     assert_close(out[0], sobel_magnitude(luma))
     assert sobel_magnitude(rgb[None], gray=True).shape == (1, 1, 6, 6)
-    with pytest.raises(ValueError, match="3 channels when gray=True"):
-        sobel_magnitude(rgb[:2], gray=True)
-    with pytest.raises(TypeError, match="`gray` must be a bool"):
-        sobel_magnitude(rgb, gray="yes")
 
 
 # --------------------------------------------------------------------------
@@ -267,8 +232,6 @@ def test_to_float():
     assert out64.dtype == np.float64 and out64 is not f64
     np.testing.assert_array_equal(out64, f64)
     assert to_float(np.array([0.5], dtype=np.float16)).dtype == np.float32
-    with pytest.raises(TypeError, match="`img` must be a real-valued"):
-        to_float(np.array(["a"]))
 
 
 def test_bgr_round_trip(rng):
@@ -280,18 +243,6 @@ def test_bgr_round_trip(rng):
     np.testing.assert_array_equal(from_bgr(batch), batch[:, ::-1])
     rgba = rng.random((4, 2, 2))
     np.testing.assert_array_equal(to_bgr(rgba), rgba[[2, 1, 0, 3]])
-
-
-@pytest.mark.parametrize("shape, match", [
-    ((5, 6, 3), r"img.transpose\(2, 0, 1\)"),
-    ((5, 6, 4), r"img.transpose\(2, 0, 1\)"),
-    ((2, 5, 6, 3), r"img.transpose\(0, 3, 1, 2\)"),
-    ((2, 5, 6), "3 \\(or 4, with alpha\\) channels"),
-    ((5, 6), "a 3-D \\[3, H, W\\] image"),
-])
-def test_bgr_bad_layout(shape, match):
-    with pytest.raises(ValueError, match=match):
-        from_bgr(np.zeros(shape, dtype=np.uint8))
 
 
 # --------------------------------------------------------------------------
@@ -352,21 +303,9 @@ def test_load_palette(pil, tmp_path):
     np.testing.assert_array_equal(img[:, 0, 0], [10, 20, 30])
 
 
-def test_load_non_image_raises_value_error_naming_path(pil, tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("this is not an image\n")
-    with pytest.raises(ValueError, match="notes.txt"):
-        load_image(path)
-
-
 def test_load_missing_file(pil, tmp_path):
     with pytest.raises(FileNotFoundError):
         load_image(tmp_path / "missing.png")
-
-
-def test_load_bad_path_type(pil):
-    with pytest.raises(TypeError, match="`path` must be a str"):
-        load_image(42)
 
 
 def test_load_without_pillow_hints_extra(monkeypatch, tmp_path):

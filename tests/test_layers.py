@@ -277,10 +277,6 @@ def test_weights_are_live_arrays_and_set_weights_is_in_place(rng):
     np.testing.assert_allclose(kernel, new[0].astype(np.float32))
     assert layer.weights[0].dtype == np.float32
     assert layer.weight_names == ["kernel", "bias"]
-    with pytest.raises(ValueError, match="weights"):
-        layer.set_weights([np.zeros((3, 4)), np.zeros(3)])
-    with pytest.raises(ValueError, match="weights"):
-        layer.set_weights([np.zeros((4, 3))])
 
 
 def test_build_is_reproducible_from_rng_and_idempotent():
@@ -333,15 +329,6 @@ def test_float32_layers_compute_in_float32(rng):
         grad = layer.backward(grad)
         assert grad.dtype == np.float32
         assert all(g.dtype == np.float32 for g in layer.grads)
-
-
-def test_call_checks_input_shape(rng):
-    layer = L.Dense(2)
-    layer(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="`x`"):
-        layer(np.zeros((3, 5)))
-    with pytest.raises(TypeError, match="`x`"):
-        layer(np.zeros((3, 4), dtype=complex))
 
 
 def test_pickle_drops_forward_cache(rng):
@@ -409,45 +396,6 @@ def test_same_pooling_excludes_padding(layer_cls, reduce, pool_size, strides, sh
     assert y.shape[2:] == tuple(-(-s // st) for s, st in zip(shape, layer.strides))
 
 
-# --------------------------------------------------------------------------
-# Bad arguments name the argument
-# --------------------------------------------------------------------------
-@pytest.mark.parametrize("make, exc, name", [
-    (lambda: L.Conv2D(-1, 3), ValueError, "filters"),
-    (lambda: L.Conv2D(2.5, 3), TypeError, "filters"),
-    (lambda: L.Conv2D(4, 0), ValueError, "kernel_size"),
-    (lambda: L.Conv2D(4, 3, strides=0), ValueError, "strides"),
-    (lambda: L.Conv2D(4, 3, padding="full"), ValueError, "padding"),
-    (lambda: L.Conv2D(4, 3, padding=-1), ValueError, "padding"),
-    (lambda: L.Conv2D(4, 3, groups=3), ValueError, "groups"),
-    (lambda: L.Conv2D(4, 3, padding_mode="mirror"), ValueError, "padding_mode"),
-    (lambda: L.Conv2D(4, 3, activation="relux"), ValueError, "activation"),
-    (lambda: L.Conv2D(4, 3, activation=42), TypeError, "activation"),
-    (lambda: L.Conv2D(4, 3, kernel_initializer="glorot"), ValueError, "kernel_initializer"),
-    (lambda: L.Conv2D(4, 3, kernel_regularizer="l3"), ValueError, "kernel_regularizer"),
-    (lambda: L.Conv2D(4, 3, dtype="int8"), TypeError, "dtype"),
-    (lambda: L.Conv2D(4, 3, input_shape=(0, 4, 4)), ValueError, "input_shape"),
-    (lambda: L.Conv2D(4, 3, bogus=1), TypeError, "bogus"),
-    (lambda: L.Dense(0), ValueError, "units"),
-    (lambda: L.Dense("3"), TypeError, "units"),
-    (lambda: L.Dense(3, activation="foo"), ValueError, "activation"),
-    (lambda: L.Dropout(1.0), ValueError, "rate"),
-    (lambda: L.Dropout("0.5"), TypeError, "rate"),
-    (lambda: L.MaxPool2D(padding="full"), ValueError, "padding"),
-    (lambda: L.MaxPool2D(padding=1), TypeError, "padding"),
-    (lambda: L.AvgPool2D(pool_size=(2, 0)), ValueError, "pool_size"),
-    (lambda: L.BatchNormalization(momentum=1.5), ValueError, "momentum"),
-    (lambda: L.BatchNormalization(axis=0), ValueError, "axis"),
-    (lambda: L.ReLU(max_value=-1.0), ValueError, "max_value"),
-    (lambda: L.Activation("nope"), ValueError, "activation"),
-    (lambda: L.Reshape((2, -1, -1)), ValueError, "target_shape"),
-    (lambda: L.Input(None), ValueError, "shape"),
-])
-def test_bad_arguments(make, exc, name):
-    with pytest.raises(exc, match=name):
-        make()
-
-
 @pytest.mark.parametrize("layer, input_shape", [
     (L.Dense(3), (2, 4, 4)),                      # images need Flatten first
     (L.Conv2D(3, 3), (16,)),
@@ -464,11 +412,6 @@ def test_incompatible_input_shapes(layer, input_shape):
     with pytest.raises(ValueError, match="input_shape|axis|target_shape"):
         layer.build(input_shape)
     assert not layer.built
-
-
-def test_count_params_needs_a_shape():
-    with pytest.raises(ValueError, match="input_shape"):
-        L.Dense(3).count_params()
 
 
 # --------------------------------------------------------------------------
@@ -642,10 +585,6 @@ def test_initializers_misc():
     assert initializers.get(initializers.serialize(init)) == init
     assert initializers.get({"class_name": "GlorotUniform", "config": {}}) == \
         initializers.GlorotUniform()
-    with pytest.raises(ValueError, match="initializer"):
-        initializers.get("xavier")
-    with pytest.raises(TypeError, match="initializer"):
-        initializers.get(3)
 
 
 def test_regularizers(rng):
@@ -657,10 +596,6 @@ def test_regularizers(rng):
     np.testing.assert_allclose(reg.gradient(w), 0.2 * np.sign(w) + 0.6 * w)
     assert regularizers.get(regularizers.serialize(reg)) == reg
     assert regularizers.get(None) is None
-    with pytest.raises(ValueError, match="regularizer"):
-        regularizers.get("l3")
-    with pytest.raises(ValueError, match="l2"):
-        regularizers.L2(-1.0)
 
 
 def test_regularization_loss_counts_trainable_weights(rng):

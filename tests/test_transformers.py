@@ -116,35 +116,7 @@ def test_gaussian_of_constant_image_is_constant():
     np.testing.assert_allclose(Xt, 3.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("params, X, exc, match", [
-    (dict(filters="gabor"), None, ValueError, "`filters` must be one of 'default'"),
-    (dict(filters=[]), None, ValueError, "`filters` must be 'default'"),
-    (dict(filters=np.ones((2, 2, 2, 2))), None, ValueError, "`filters` must be"),
-    (dict(filters=[np.ones(3)]), None, ValueError, "every kernel non-empty and 2-D"),
-    (dict(filters=[np.full((3, 3), np.inf)]), None, ValueError, "finite kernels"),
-    (dict(filters=3), None, TypeError, "`filters` must be"),
-    (dict(pooling="median"), None, ValueError, "`pooling` must be one of"),
-    (dict(pool_size=0), None, ValueError, "`pool_size` must be a positive int"),
-    (dict(nonlinearity="tanh"), None, ValueError, "`nonlinearity` must be one of"),
-    (dict(padding_mode="mirror"), None, ValueError, "`padding_mode` must be one of"),
-    (dict(input_shape=(2, 3, 3)), None, ValueError, r"C\*H\*W == 16"),
-    (dict(input_shape=(0, 4, 4)), None, ValueError, "`input_shape` must be None or"),
-    (dict(input_shape=(1, 4, 4)), np.zeros((2, 1, 2, 8)), ValueError, "image shape of X"),
-])
-def test_bad_parameters(params, X, exc, match):
-    X = np.zeros((2, 16)) if X is None else X
-    with pytest.raises(exc, match=match):
-        FilterBankTransformer(**params).fit(X)
-
-
-def test_transform_checks_image_shape(rng):
-    fb = FilterBankTransformer().fit(rng.random((2, 1, 4, 6)))
-    with pytest.raises(ValueError, match="images of shape"):
-        fb.transform(rng.random((2, 1, 6, 4)))
-    with pytest.raises(ValueError, match="24 features"):
-        fb.transform(rng.random((2, 16)))
-
-
+# (bad parameters and inputs: the FilterBank rows of tests/test_bad_input_table.py)
 def test_clone_pickle_and_params_untouched(rng):
     bank = np.stack(sobel_kernels())
     fb = FilterBankTransformer(filters=bank, pooling="avg")
@@ -176,8 +148,6 @@ def test_feature_names_use_the_filter_names_and_work_with_pandas_output(rng):
     assert len(names) == fb.transform(X).shape[1] == 5 * 2 * 2 * 2
     assert names[0] == "identity_0_0_0" and names[-1] == "laplacian_1_1_1"
     assert "gaussian_1_0_1" in set(names)
-    with pytest.raises(ValueError, match="input_features"):
-        fb.get_feature_names_out(["a", "b"])
     pd = pytest.importorskip("pandas")
     frame = FilterBankTransformer(pooling="avg").set_output(transform="pandas").fit_transform(
         X.reshape(3, -1))
