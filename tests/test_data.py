@@ -180,36 +180,8 @@ def test_generator_shorter_than_steps_per_epoch_stops(rng):
 
 
 # --------------------------------------------------------------- bad input
-class SequenceLike:
-    def __len__(self):
-        return 3
-
-    def __getitem__(self, index):
-        return np.zeros((2, 1, 6, 6)), np.zeros(2)
-
-
-@pytest.mark.parametrize("bad", [SequenceLike(), {1, 2}, object()])
-def test_non_arrays_get_a_type_error_at_once(bad):
-    model = conv_model()
-    for call in (lambda: model.fit(bad, epochs=1, verbose=0),
-                 lambda: model.evaluate(bad, verbose=0),
-                 lambda: model.predict(bad, verbose=0),
-                 lambda: model.train_on_batch(bad, np.zeros(2))):
-        with pytest.raises(TypeError, match="`x` must be"):
-            call()
-
-
-def test_array_arguments_are_refused_with_batches(rng):
-    x, y = conv_data(rng)
-    model = conv_model()
-    with pytest.raises(ValueError, match="`y` must be None"):
-        model.fit(batches(x, y), y, verbose=0)
-    with pytest.raises(ValueError, match="`batch_size` must be None"):
-        model.fit(batches(x, y), batch_size=4, verbose=0)
-    with pytest.raises(ValueError, match="`validation_split` must be 0"):
-        model.fit(ArrayDataset(x, y), validation_split=0.2, verbose=0)
-
-
+# (non-arrays, and array-only arguments with a batch source: the rows of
+# tests/test_bad_input_table.py)
 def test_bad_batch_mid_epoch_names_its_index(rng):
     x, y = conv_data(rng)
 
