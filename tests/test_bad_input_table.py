@@ -12,10 +12,13 @@ row, not a dead suite. The child prints ``RAISED <type> <message>`` and must
 exit with code 0.
 
 The six functional calls have a section of their own (FUNCTIONAL_CASES), whose
-messages must have the full shape. MODULE_ROWS holds the rows the augmentation,
-graph, layer and resampling tests kept in tables of their own. This table
-complements the per-module checks in test_layers.py, test_training.py and
-test_transformers.py; no row here repeats one there.
+messages must have the full shape. MODULE_ROWS holds the rows the module test
+files kept (augmentation, graph, layers, resampling, training, models,
+callbacks, data sources, image, transformers, plotting): a test whose only
+purpose is "this bad argument raises, naming it" belongs here, as a row. A
+test that checks more than the error (the state after it, a file left
+behind, a corrupted model file edited by hand) stays with its module.
+Rows for optional extras skip without them (OPTIONAL_PACKAGES).
 """
 import importlib.util
 import io
@@ -330,7 +333,7 @@ ROWS = [
      TypeError, arg("count_include_pad")),
     ("avgpb-divisor-negative", lambda c: F.avg_pool2d_backward(PGO, X, 2, divisor_override=-1),
      ValueError, arg("divisor_override")),
-    # ---------------- layers (constructor arguments not in test_layers.py)
+    # ---------------- layers (constructor arguments)
     ("Conv2D-filters-bool", lambda c: L.Conv2D(True, 3), TypeError, arg("filters")),
     ("Conv2D-filters-zero", lambda c: L.Conv2D(0, 3), ValueError, arg("filters")),
     ("Conv2D-kernel-zero", lambda c: L.Conv2D(4, 0), ValueError, arg("kernel_size")),
@@ -494,7 +497,7 @@ ROWS = [
     ("load_image-int", lambda c: I.load_image(3), TypeError, "`path` must be a str"),
     ("load_image-text-file", lambda c: I.load_image(c.text_file), ValueError,
      arg("path") + ".*note.txt"),
-    # ---------------- load_model (crafted files not in test_saving.py)
+    # ---------------- load_model (crafted files; test_saving.py edits saved ones by hand)
     ("load_model-int", lambda c: load_model(3), TypeError, "filepath|path|int"),
     ("load_model-directory", lambda c: load_model(c.directory), ValueError, "Cannot load"),
     ("load_model-empty-file", lambda c: load_model(c.empty_file), ValueError,
@@ -581,7 +584,7 @@ ROWS = [
      ValueError, arg("x")),
     ("set_num_threads-10-to-6", lambda c: pyconv.set_num_threads(10**6),
      ValueError, arg("n")),
-    # ---------------- FilterBankTransformer (not in test_transformers.py)
+    # ---------------- FilterBankTransformer
     ("FilterBank-pool-size-float", lambda c: _fb(pool_size=2.5).fit(np.zeros((2, 16))),
      TypeError, arg("pool_size")),
     ("FilterBank-pooling-int", lambda c: _fb(pooling=3).fit(np.zeros((2, 16))), TypeError,
