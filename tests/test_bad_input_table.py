@@ -792,11 +792,16 @@ ROWS += [_functional_row(*case) for case in FUNCTIONAL_CASES]
 
 ESTIMATOR_ROWS = [
     ("CNNClassifier-learning-rate-zero", lambda c: _estimator(learning_rate=0).fit(_EST_X, _EST_Y),
-     ValueError, arg("learning_rate")),
+     ValueError, "`learning_rate` must be a positive number"),
     ("CNNClassifier-batch-size-zero", lambda c: _estimator(batch_size=0).fit(_EST_X, _EST_Y),
-     ValueError, arg("batch_size")),
+     ValueError, "`batch_size` must be a positive int"),
     ("CNNClassifier-max-iter-float", lambda c: _estimator("classifier").set_params(
-        max_iter=2.5).fit(_EST_X, _EST_Y), TypeError, arg("max_iter")),
+        max_iter=2.5).fit(_EST_X, _EST_Y), TypeError, "`max_iter` must be an int"),
+    ("CNNClassifier-validation-fraction-one", lambda c: _estimator(
+        validation_fraction=1.0).fit(_EST_X, _EST_Y), ValueError,
+     "`validation_fraction` must be a float in"),
+    ("CNNClassifier-class-weight-auto", lambda c: _estimator(class_weight="auto").fit(
+        _EST_X, _EST_Y), ValueError, "`class_weight` must be None, 'balanced'"),
     ("CNNClassifier-validation-fraction", lambda c: _estimator(
         validation_fraction=1.5, early_stopping=True).fit(_EST_X, _EST_Y), ValueError,
      arg("validation_fraction")),
@@ -807,9 +812,9 @@ ESTIMATOR_ROWS = [
     ("CNNClassifier-early-stopping-str", lambda c: _estimator(early_stopping="yes").fit(
         _EST_X, _EST_Y), TypeError, arg("early_stopping")),
     ("CNNClassifier-n-threads-zero", lambda c: _estimator(n_threads=0).fit(_EST_X, _EST_Y),
-     ValueError, arg("n_threads")),
+     ValueError, "`n_threads` must be"),
     ("CNNClassifier-optimizer-name", lambda c: _estimator(optimizer="adagrad").fit(
-        _EST_X, _EST_Y), ValueError, arg("optimizer")),
+        _EST_X, _EST_Y), ValueError, "`optimizer` must be one of"),
     ("CNNClassifier-optimizer-int", lambda c: _estimator(optimizer=3).fit(_EST_X, _EST_Y),
      TypeError, arg("optimizer")),
     ("CNNClassifier-layers-str", lambda c: _estimator(layers="conv").fit(_EST_X, _EST_Y),
@@ -1249,6 +1254,25 @@ MODULE_ROWS = [
     ("set-weights-transposed-kernel",
      lambda c: _set_weights(_two_dense(), lambda w: [np.zeros((3, 4))] + w[1:]),
      ValueError, arg("weights") + r".*shape \(4, 3\)"),
+    # ---------------- learning-rate schedules (were in test_schedules.py)
+    ("ExponentialDecay-decay-steps-zero",
+     lambda c: pyconv.optimizers.schedules.ExponentialDecay(0.1, 0, 0.5),
+     ValueError, "`decay_steps` must be a positive int"),
+    ("PiecewiseConstantDecay-values-count",
+     lambda c: pyconv.optimizers.schedules.PiecewiseConstantDecay([1, 2], [0.1, 0.2]),
+     ValueError, "`values` must be one more value"),
+    ("PiecewiseConstantDecay-boundaries-decreasing",
+     lambda c: pyconv.optimizers.schedules.PiecewiseConstantDecay([2, 1], [0.1, 0.2, 0.3]),
+     ValueError, "`boundaries` must be strictly increasing"),
+    ("schedules.deserialize-foreign-class", lambda c: pyconv.optimizers.schedules.deserialize(
+        {"class_name": "os.system", "config": {}}),
+     ValueError, "`config` must be"),
+    ("LearningRateScheduler-float", lambda c: pyconv.callbacks.LearningRateScheduler(0.1),
+     TypeError, "`schedule` must be a function"),
+    ("fit-LearningRateScheduler-returns-str", lambda c: _dense_model().fit(
+        XD, YD, verbose=0, callbacks=[
+            pyconv.callbacks.LearningRateScheduler(lambda epoch, lr: "fast")]),
+     ValueError, "`schedule` must be a function returning a float"),
     # ---------------- callbacks (were in test_callbacks.py)
     ("CallbackList-function", lambda c: pyconv.callbacks.CallbackList([lambda: None]),
      TypeError, arg("callbacks")),

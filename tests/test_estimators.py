@@ -130,20 +130,7 @@ def test_nan_and_not_fitted(rng):
         CNNClassifier(**FAST).fit(X, y)
 
 
-@pytest.mark.parametrize("param, value, match", [
-    ("learning_rate", 0.0, "`learning_rate` must be a positive number"),
-    ("batch_size", 0, "`batch_size` must be a positive int"),
-    ("max_iter", 1.5, "`max_iter` must be an int"),
-    ("validation_fraction", 1.0, "`validation_fraction` must be a float in"),
-    ("optimizer", "adagrad", "`optimizer` must be one of"),
-    ("n_threads", 0, "`n_threads` must be"),
-    ("class_weight", "auto", "`class_weight` must be None, 'balanced'"),
-])
-def test_bad_parameters(rng, param, value, match):
-    X = rng.normal(size=(10, 4))
-    y = np.arange(10) % 2
-    with pytest.raises((ValueError, TypeError), match=match):
-        CNNClassifier(**{**FAST, param: value}).fit(X, y)
+# (bad parameters: the CNNClassifier rows of tests/test_bad_input_table.py)
 
 
 # ------------------------------------------------------------------------ labels

@@ -114,18 +114,4 @@ def test_learning_rate_scheduler_sets_the_rate_each_epoch_and_logs_it(rng, tmp_p
         "learning_rate"] == [0.025, 0.05]
 
 
-def test_schedule_arguments_are_checked():
-    with pytest.raises(ValueError, match="`decay_steps` must be a positive int"):
-        schedules.ExponentialDecay(0.1, 0, 0.5)
-    with pytest.raises(ValueError, match="`values` must be one more value"):
-        schedules.PiecewiseConstantDecay([1, 2], [0.1, 0.2])
-    with pytest.raises(ValueError, match="`boundaries` must be strictly increasing"):
-        schedules.PiecewiseConstantDecay([2, 1], [0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="`config` must be"):
-        schedules.deserialize({"class_name": "os.system", "config": {}})
-    with pytest.raises(TypeError, match="`schedule` must be a function"):
-        LearningRateScheduler(0.1)
-    with pytest.raises(ValueError, match="`schedule` must be a function returning a float"):
-        model = small_model(SGD(0.1))
-        model.fit(np.ones((2, 3)), np.zeros(2), verbose=0,
-                  callbacks=[LearningRateScheduler(lambda epoch, lr: "fast")])
+# (bad schedule arguments: the rows of tests/test_bad_input_table.py)
