@@ -906,6 +906,41 @@ def _filter2d(**kwargs):
     return I.filter2d(**args)
 
 
+def _image_folder(c):
+    """A folder of three classes of small PNGs (made on first use: needs Pillow)."""
+    folder = c.tmp / "images"
+    if not folder.exists():
+        from PIL import Image
+
+        for name, mode in (("circle", "L"), ("square", "RGB"), ("triangle", "RGB")):
+            (folder / name).mkdir(parents=True)
+            Image.fromarray(np.zeros((5, 7, 3), np.uint8)).convert(mode).save(
+                folder / name / "img_0.png")
+    return folder
+
+
+def _image_dataset(c, folder=None, **kwargs):
+    from pyconv.utils import image_dataset_from_directory
+
+    return image_dataset_from_directory(_image_folder(c) if folder is None else folder,
+                                        **kwargs)
+
+
+def _empty_folder(c):
+    folder = c.tmp / "no_images"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _dense_3_to_2():
+    return Sequential([L.Dense(2, input_shape=(3,))])
+
+
+def _circular_conv():
+    return Sequential([L.Conv2D(2, 3, padding="same", padding_mode="circular",
+                                input_shape=(1, 5, 5))])
+
+
 def _plotting():
     from pyconv import plotting  # matplotlib is imported when a function runs
 
@@ -1346,6 +1381,40 @@ MODULE_ROWS = [
      lambda c: _fitted_fb(np.zeros((3, 2, 4, 4)), pooling="avg").get_feature_names_out(
          ["a", "b"]),
      ValueError, arg("input_features")),
+    # ---------------- image_dataset_from_directory, needs Pillow (were in test_image_dataset.py)
+    ("image_dataset_from_directory-missing-folder",
+     lambda c: _image_dataset(c, folder=c.tmp / "missing"),
+     ValueError, "`directory` must be an existing folder"),
+    ("image_dataset_from_directory-no-images", lambda c: _image_dataset(c, _empty_folder(c)),
+     ValueError, "`directory` must be a folder holding images"),
+    ("image_dataset_from_directory-split-without-seed",
+     lambda c: _image_dataset(c, validation_split=0.2, subset="training"),
+     ValueError, "`seed` must be an int"),
+    ("image_dataset_from_directory-binary-three-classes",
+     lambda c: _image_dataset(c, label_mode="binary"),
+     ValueError, "`label_mode` must be 'binary' only with exactly 2"),
+    ("image_dataset_from_directory-class-names",
+     lambda c: _image_dataset(c, class_names=["a", "b", "c"]),
+     ValueError, "`class_names` must be the sub-folders"),
+    ("image_dataset_from_directory-color-mode", lambda c: _image_dataset(c, color_mode="cmyk"),
+     ValueError, "`color_mode` must be one of"),
+    # ---------------- ONNX export, needs onnx (were in test_export_onnx.py)
+    ("export-format-unknown",
+     lambda c: _dense_3_to_2().export(c.tmp / "m.onnx", format="tf_saved_model"),
+     ValueError, arg("format")),
+    ("export-opset-11", lambda c: _dense_3_to_2().export(c.tmp / "m.onnx", opset=11),
+     ValueError, arg("opset")),
+    ("export-circular-opset-18", lambda c: _circular_conv().export(c.tmp / "c.onnx", opset=18),
+     ValueError, arg("opset")),
+    ("export_onnx-unbuilt",
+     lambda c: pyconv.export_onnx(Sequential([L.Dense(2)]), c.tmp / "m.onnx"),
+     ValueError, arg("model") + ".*built"),
+    # ---------------- to_categorical (were in test_keras_extras.py)
+    ("to_categorical-label-over-num-classes",
+     lambda c: pyconv.utils.to_categorical([0, 2], num_classes=2),
+     ValueError, r"`x` must be labels in \[0, 1\]"),
+    ("to_categorical-float-labels", lambda c: pyconv.utils.to_categorical([0.5]),
+     TypeError, "`x` must be integer class labels"),
     # ---------------- plotting, needs matplotlib (were in test_plotting.py)
     ("plot_history-list", lambda c: _plotting().plot_history([1, 2, 3]),
      TypeError, "`history` must be a History"),
@@ -1394,7 +1463,8 @@ KNOWN_BUGS = {}
 
 # Rows whose label starts with a key need that optional package; they skip
 # without it (its absence is not a bad input).
-OPTIONAL_PACKAGES = {"load_image": "PIL", "plot_": "matplotlib", "show_images": "matplotlib"}
+OPTIONAL_PACKAGES = {"load_image": "PIL", "image_dataset_from_directory": "PIL",
+                     "plot_": "matplotlib", "show_images": "matplotlib", "export": "onnx"}
 
 
 def _marks(label):

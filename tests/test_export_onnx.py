@@ -139,18 +139,7 @@ def test_custom_activation_is_refused_by_name(tmp_path):
         pyconv.export_onnx(model, tmp_path / "m.onnx")
 
 
-def test_bad_arguments(tmp_path):
-    model = pyconv.Sequential([layers.Dense(2, input_shape=(3,))])
-    with pytest.raises(ValueError, match="format"):
-        model.export(tmp_path / "m.onnx", format="tf_saved_model")
-    with pytest.raises(ValueError, match="opset"):
-        model.export(tmp_path / "m.onnx", opset=11)
-    circular = pyconv.Sequential([layers.Conv2D(2, 3, padding="same", padding_mode="circular",
-                                                input_shape=(1, 5, 5))])
-    with pytest.raises(ValueError, match="opset"):
-        circular.export(tmp_path / "c.onnx", opset=18)
-    with pytest.raises(ValueError, match="built"):
-        pyconv.export_onnx(pyconv.Sequential([layers.Dense(2)]), tmp_path / "m.onnx")
+# (bad arguments: the export rows of tests/test_bad_input_table.py)
 
 
 def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):

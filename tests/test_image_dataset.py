@@ -81,16 +81,4 @@ def test_labels_list_and_no_labels(folder):
     assert labelled.file_paths == paths and labelled[2][1].tolist() == [6, 7, 8]
 
 
-def test_bad_arguments(folder, tmp_path_factory):
-    with pytest.raises(ValueError, match="`directory` must be an existing folder"):
-        image_dataset_from_directory(folder / "missing")
-    with pytest.raises(ValueError, match="`directory` must be a folder holding images"):
-        image_dataset_from_directory(tmp_path_factory.mktemp("empty"))
-    with pytest.raises(ValueError, match="`seed` must be an int"):
-        image_dataset_from_directory(folder, validation_split=0.2, subset="training")
-    with pytest.raises(ValueError, match="`label_mode` must be 'binary' only with exactly 2"):
-        image_dataset_from_directory(folder, label_mode="binary")
-    with pytest.raises(ValueError, match="`class_names` must be the sub-folders"):
-        image_dataset_from_directory(folder, class_names=["a", "b", "c"])
-    with pytest.raises(ValueError, match="`color_mode` must be one of"):
-        image_dataset_from_directory(folder, color_mode="cmyk")
+# (bad arguments: the image_dataset_from_directory rows of tests/test_bad_input_table.py)

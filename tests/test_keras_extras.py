@@ -107,7 +107,3 @@ def test_to_categorical_matches_keras(keras):
         want = keras.utils.to_categorical(labels, n)
         assert got.dtype == np.float32 and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
-    with pytest.raises(ValueError, match=r"`x` must be labels in \[0, 1\]"):
-        to_categorical([0, 2], num_classes=2)
-    with pytest.raises(TypeError, match="`x` must be integer class labels"):
-        to_categorical([0.5])
