@@ -841,6 +841,15 @@ ESTIMATOR_ROWS = [
         max_iter=3).fit(np.where(_EST_Y, 3e38, -3e38).astype(np.float32)[:, None]
                         * np.ones(16, np.float32),
                         _EST_Y), ValueError, "diverged"),
+    ("CNNClassifier-builder-returns-layer", lambda c: pyconv.CNNClassifier(
+        layers=lambda shape, n: L.Dense(n), max_iter=1).fit(_BUILDER_X, _BUILDER_Y),
+     TypeError, arg("layers")),
+    ("CNNClassifier-builder-without-softmax", lambda c: pyconv.CNNClassifier(
+        layers=_graph_builder(0), max_iter=1).fit(_BUILDER_X, _BUILDER_Y),
+     ValueError, arg("layers")),
+    ("CNNClassifier-builder-output-too-wide", lambda c: pyconv.CNNClassifier(
+        layers=_graph_builder(1, "softmax"), max_iter=1).fit(_BUILDER_X, _BUILDER_Y),
+     ValueError, arg("layers")),
     ("CNNRegressor-learning-rate-negative", lambda c: _estimator("regressor",
                                                                  learning_rate=-1.0).fit(
         _EST_X, _EST_Y.astype(float)), ValueError, arg("learning_rate")),
@@ -939,6 +948,39 @@ def _dense_3_to_2():
 def _circular_conv():
     return Sequential([L.Conv2D(2, 3, padding="same", padding_mode="circular",
                                 input_shape=(1, 5, 5))])
+
+
+def _two_input_model():
+    """Inputs image (1, 6, 6) and extra (2,); outputs a 3-class label and a value."""
+    image, extra = pyconv.Input((1, 6, 6), name="image"), pyconv.Input((2,), name="extra")
+    x = L.Flatten()(L.MaxPool2D()(L.Conv2D(3, 3, activation="relu")(image)))
+    joined = L.Concatenate()([x, extra])
+    model = pyconv.Model([image, extra], [L.Dense(3, activation="softmax")(joined),
+                                          L.Dense(1)(joined)], seed=0)
+    model.compile("sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    return model
+
+
+_TWO_TARGETS = [np.zeros(4), np.zeros((4, 1))]
+
+
+def _dense_called_on_3():
+    dense = L.Dense(2)
+    dense(pyconv.Input((3,)))
+    return dense
+
+
+def _graph_builder(units, activation=None):
+    """An estimator's ``layers`` builder: a graph model, Flatten then Dense."""
+    def build(shape, n):
+        inputs = pyconv.Input(shape)
+        return pyconv.Model(inputs, L.Dense(n + units, activation=activation)(
+            L.Flatten()(inputs)))
+    return build
+
+
+_BUILDER_X = np.zeros((10, 1, 4, 4), dtype=np.float32)
+_BUILDER_Y = np.arange(10) % 2
 
 
 def _plotting():
@@ -1415,6 +1457,15 @@ MODULE_ROWS = [
      ValueError, r"`x` must be labels in \[0, 1\]"),
     ("to_categorical-float-labels", lambda c: pyconv.utils.to_categorical([0.5]),
      TypeError, "`x` must be integer class labels"),
+    # ---------------- graph models (were in test_graph.py)
+    ("Model-fit-one-of-two-inputs", lambda c: _two_input_model().fit(
+        [np.zeros((4, 1, 6, 6))], _TWO_TARGETS, verbose=0),
+     ValueError, r"`x`"),
+    ("Model-fit-second-input-short", lambda c: _two_input_model().fit(
+        [np.zeros((4, 1, 6, 6)), np.zeros((3, 2))], _TWO_TARGETS, verbose=0),
+     ValueError, r"`x\[1\]`"),
+    ("Dense-shared-other-input-shape", lambda c: _dense_called_on_3()(pyconv.Input((4,))),
+     ValueError, arg("x") + ".*shares its weights"),
     # ---------------- plotting, needs matplotlib (were in test_plotting.py)
     ("plot_history-list", lambda c: _plotting().plot_history([1, 2, 3]),
      TypeError, "`history` must be a History"),

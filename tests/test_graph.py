@@ -286,22 +286,8 @@ def test_concatenate_splits_its_gradient(rng):
     assert layers.Concatenate.from_config(layer.get_config()).axis == 1
 
 
-def test_shared_layer_needs_one_input_shape():
-    dense = layers.Dense(2)
-    dense(pyconv.Input((3,)))
-    with pytest.raises(ValueError, match="shares its weights"):
-        dense(pyconv.Input((4,)))
-
-
-def test_multi_input_fit_checks_the_list(rng):
-    model = _two_input_two_output()
-    model.compile("sgd", loss=["sparse_categorical_crossentropy", "mse"])
-    with pytest.raises(ValueError, match=r"`x`"):
-        model.fit([rng.standard_normal((4, 1, 6, 6))], [np.zeros(4), np.zeros((4, 1))],
-                  verbose=0)
-    with pytest.raises(ValueError, match=r"`x\[1\]`"):
-        model.fit([rng.standard_normal((4, 1, 6, 6)), np.zeros((3, 2))],
-                  [np.zeros(4), np.zeros((4, 1))], verbose=0)
+# (a shared layer on another shape, a wrong list of inputs: rows of
+# tests/test_bad_input_table.py)
 
 
 def small_resnet(input_shape, n_classes):
@@ -333,18 +319,7 @@ def test_estimator_takes_a_graph_model_builder(rng):
     assert regressor.fit(X, X.mean(axis=(1, 2, 3))).predict(X).shape == (40,)
 
 
-@pytest.mark.parametrize("builder, exc", [
-    (lambda shape, n: layers.Dense(n), TypeError),
-    (lambda shape, n: pyconv.Model(inp := pyconv.Input(shape),
-                                   layers.Dense(n)(layers.Flatten()(inp))), ValueError),
-    (lambda shape, n: pyconv.Model(inp := pyconv.Input(shape),
-                                   layers.Dense(n + 1, activation="softmax")(
-                                       layers.Flatten()(inp))), ValueError),
-])
-def test_bad_builder_names_layers(builder, exc, rng):
-    X = rng.standard_normal((10, 1, 4, 4)).astype("float32")
-    with pytest.raises(exc, match="`layers`"):
-        pyconv.CNNClassifier(layers=builder, max_iter=1).fit(X, np.arange(10) % 2)
+# (bad ``layers`` builders: the CNNClassifier-builder rows of tests/test_bad_input_table.py)
 
 
 # ------------------------------------------------------------- nested models
