@@ -217,6 +217,11 @@ _EST_X = np.random.default_rng(0).random((12, 16)).astype(np.float32)
 _EST_Y = np.arange(12) % 2
 
 
+def _estimator_fit(**params):
+    """A row's call: fit a one-iteration CNNClassifier of ``params``."""
+    return lambda c: _estimator(**params).fit(_EST_X, _EST_Y)
+
+
 def _fitted_classifier():
     return _estimator(input_shape=(1, 4, 4), random_state=0).fit(_EST_X, _EST_Y)
 
@@ -574,14 +579,10 @@ ROWS = [
      ValueError, arg("x")),
     ("fit-validation-x-overflows-float32", lambda c: _fit(c, validation_data=(
         np.full((8, 4), 1e300), YD)), ValueError, arg("validation_data[0]")),
-    ("fit-class-weight-nan", lambda c: _fit(c, class_weight={0: float("nan")}), ValueError,
-     arg("class_weight values")),
-    ("fit-class-weight-inf", lambda c: _fit(c, class_weight={1: float("inf")}), ValueError,
-     arg("class_weight values")),
     ("fit-class-weight-str-value", lambda c: _fit(c, class_weight={0: "2"}), TypeError,
      arg("class_weight values")),
     ("evaluate-zero-samples", lambda c: c.model.evaluate(XD[:0], YD[:0], verbose=0),
-     ValueError, arg("x")),
+     ValueError, "`x` must be at least one sample"),
     ("set_num_threads-10-to-6", lambda c: pyconv.set_num_threads(10**6),
      ValueError, arg("n")),
     # ---------------- FilterBankTransformer
@@ -836,7 +837,13 @@ ESTIMATOR_ROWS = [
     ("CNNClassifier-n-threads-10-to-6", lambda c: _estimator(n_threads=10**6).fit(
         _EST_X, _EST_Y), ValueError, arg("n_threads")),
     ("CNNClassifier-predict-X-overflows-float32", lambda c: _fitted_classifier().predict(
-        np.full((3, 16), 1e300)), ValueError, arg("X")),
+        np.full((3, 16), 1e300)), ValueError, "`X` must be values within float32's range"),
+    *[(f"CNNClassifier-class-weight-{kind}", _estimator_fit(class_weight=class_weight), exc,
+       arg("class_weight values"))
+      for kind, class_weight, exc in [("nan", {0: float("nan"), 1: 1.0}, ValueError),
+                                      ("inf", {0: float("inf"), 1: 1.0}, ValueError),
+                                      ("negative", {0: -1.0, 1: 1.0}, ValueError),
+                                      ("str", {0: "a", 1: 1.0}, TypeError)]],
     ("CNNClassifier-fit-diverges", lambda c: _estimator(random_state=0).set_params(
         max_iter=3).fit(np.where(_EST_Y, 3e38, -3e38).astype(np.float32)[:, None]
                         * np.ones(16, np.float32),
@@ -981,6 +988,69 @@ def _graph_builder(units, activation=None):
 
 _BUILDER_X = np.zeros((10, 1, 4, 4), dtype=np.float32)
 _BUILDER_Y = np.arange(10) % 2
+
+
+def _overflowing_x():
+    """(16, 4) float64 zeros but one value, -1e300, beyond float32's range."""
+    x = np.zeros((16, 4))
+    x[3, 1] = -1e300
+    return x
+
+
+def _overflow_rows():
+    """Each entry point refuses inputs beyond float32's range, naming the array."""
+    y = np.zeros(16, dtype=np.int64)
+    calls = {
+        "fit": (lambda m, x: m.fit(x, y, verbose=0), "x"),
+        "predict": (lambda m, x: m.predict(x, verbose=0), "x"),
+        "evaluate": (lambda m, x: m.evaluate(x, y, verbose=0), "x"),
+        "fit-validation": (lambda m, x: m.fit(x * 0, y, validation_data=(x, y), verbose=0),
+                           r"validation_data\[0\]"),
+        "train_on_batch": (lambda m, x: m.train_on_batch(x, y), "x"),
+    }
+
+    def row(call):
+        return lambda c: call(_dense_model(), _overflowing_x())
+
+    return [(f"{entry}-x-one-value-overflows-float32", row(call), ValueError,
+             rf"`{name}` must be values within float32's range.*magnitude 1e\+300")
+            for entry, (call, name) in calls.items()]
+
+
+def _class_weight_rows():
+    """``class_weight`` values are checked like ``sample_weight``, in fit and train_on_batch."""
+    cases = [
+        ("nan", {0: float("nan")}, ValueError,
+         "`class_weight values` must be finite and non-negative"),
+        ("inf", {1: float("inf")}, ValueError, "`class_weight values` must be finite"),
+        ("negative", {2: -1.0}, ValueError,
+         "`class_weight values` must be finite and non-negative"),
+        ("word", {0: "heavy"}, TypeError, "`class_weight values` must be real numbers"),
+        ("bool", {0: True}, TypeError, "`class_weight values` must be real numbers"),
+        ("none", {0: None}, TypeError, "`class_weight values`"),
+    ]
+    calls = {
+        "fit": lambda cw: _dense_model().fit(XD, YD, class_weight=cw, verbose=0),
+        "train_on_batch": lambda cw: _dense_model().train_on_batch(XD, YD, class_weight=cw),
+    }
+
+    def row(call, class_weight):
+        return lambda c: call(class_weight)
+
+    return [(f"{entry}-class-weight-{kind}", row(call, class_weight), exc, pattern)
+            for kind, class_weight, exc, pattern in cases for entry, call in calls.items()]
+
+
+def _dense_regressor():
+    model = Sequential([L.Input((4,)), L.Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    return model
+
+
+def _overflowing_targets():
+    y = np.ones((16, 1))
+    y[0] = 5e40
+    return y
 
 
 def _plotting():
@@ -1466,6 +1536,12 @@ MODULE_ROWS = [
      ValueError, r"`x\[1\]`"),
     ("Dense-shared-other-input-shape", lambda c: _dense_called_on_3()(pyconv.Input((4,))),
      ValueError, arg("x") + ".*shares its weights"),
+    # ---------------- numbers at the edge (were in test_numeric_limits.py)
+    *_overflow_rows(),
+    ("fit-regression-y-overflows-float32", lambda c: _dense_regressor().fit(
+        np.zeros((16, 4)), _overflowing_targets(), verbose=0),
+     ValueError, "`y` must be values within float32's range"),
+    *_class_weight_rows(),
     # ---------------- plotting, needs matplotlib (were in test_plotting.py)
     ("plot_history-list", lambda c: _plotting().plot_history([1, 2, 3]),
      TypeError, "`history` must be a History"),

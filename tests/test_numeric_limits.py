@@ -1,6 +1,7 @@
 """Numbers at the edge (issue 18, cases 6-9): inputs that overflow float32,
 training that diverges, ``class_weight`` checked like ``sample_weight``,
-``evaluate`` on nothing, 16-bit images."""
+``evaluate`` on nothing, 16-bit images. The bad-input refusals of cases 6-8
+are rows of tests/test_bad_input_table.py."""
 import warnings
 
 import numpy as np
@@ -26,42 +27,12 @@ def xy(rng):
 
 
 # ------------------------------------------------------- 6: float32 overflow
-@pytest.mark.parametrize("call, name", [
-    (lambda m, x, y: m.fit(x, y, verbose=0), "x"),
-    (lambda m, x, y: m.predict(x, verbose=0), "x"),
-    (lambda m, x, y: m.evaluate(x, y, verbose=0), "x"),
-    (lambda m, x, y: m.fit(x * 0, y, validation_data=(x, y), verbose=0), r"validation_data\[0\]"),
-    (lambda m, x, y: m.train_on_batch(x, y), "x"),
-])
-def test_sequential_refuses_inputs_that_overflow_float32(xy, call, name):
-    x, y = xy
-    x = x.astype(np.float64)
-    x[3, 1] = -1e300
-    with pytest.raises(ValueError, match=rf"`{name}` must be values within float32's range"
-                                         r".*magnitude 1e\+300"):
-        call(dense_model(), x, y)
-
-
-def test_regression_targets_that_overflow_float32_are_refused(xy):
-    x, _ = xy
-    y = np.ones((16, 1))
-    y[0] = 5e40
-    with pytest.raises(ValueError, match="`y` must be values within float32's range"):
-        dense_model("mse", units=1).fit(x, y, verbose=0)
-
-
+# (the refusals, naming the array, are rows of tests/test_bad_input_table.py:
+# "overflows-float32", "class-weight", "evaluate-zero-samples")
 def test_infinite_and_nan_inputs_are_not_mistaken_for_overflow(xy):
     x = xy[0].astype(np.float64)
     x[0, 0], x[1, 1] = np.inf, np.nan
     assert dense_model().predict(x, verbose=0).shape == (16, 3)
-
-
-def test_estimator_predict_refuses_float64_values_that_overflow(rng):
-    X = rng.random((20, 16)).astype(np.float32)
-    y = np.arange(20) % 2
-    clf = pyconv.CNNClassifier(max_iter=1, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="`X` must be values within float32's range"):
-        clf.predict(np.full((2, 16), 1e300))
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
@@ -94,22 +65,6 @@ def test_sequential_stops_with_a_warning_when_the_loss_becomes_nan(xy):
 
 
 # ------------------------------------------------------------ 7: class_weight
-@pytest.mark.parametrize("class_weight, exc, match", [
-    ({0: float("nan")}, ValueError, "`class_weight values` must be finite and non-negative"),
-    ({1: float("inf")}, ValueError, "`class_weight values` must be finite"),
-    ({2: -1.0}, ValueError, "`class_weight values` must be finite and non-negative"),
-    ({0: "heavy"}, TypeError, "`class_weight values` must be real numbers"),
-    ({0: True}, TypeError, "`class_weight values` must be real numbers"),
-    ({0: None}, TypeError, "`class_weight values`"),
-])
-def test_class_weight_values_are_checked_like_sample_weight(xy, class_weight, exc, match):
-    x, y = xy
-    with pytest.raises(exc, match=match):
-        dense_model().fit(x, y, class_weight=class_weight, verbose=0)
-    with pytest.raises(exc, match=match):
-        dense_model().train_on_batch(x, y, class_weight=class_weight)
-
-
 def test_class_weight_equals_the_sample_weights_it_stands_for(xy):
     x, y = xy
     class_weight = {0: 0.5, 1: 2.0, 7: 9.0}          # 7 is absent: ignored; 2 defaults to 1
@@ -117,16 +72,6 @@ def test_class_weight_equals_the_sample_weights_it_stands_for(xy):
     b = dense_model().fit(x, y, sample_weight=np.array([0.5, 2.0, 1.0])[y], shuffle=False,
                           verbose=0)
     assert a.history["loss"] == b.history["loss"]
-
-
-@pytest.mark.parametrize("class_weight, exc", [
-    ({0: float("nan"), 1: 1.0}, ValueError), ({0: float("inf"), 1: 1.0}, ValueError),
-    ({0: -1.0, 1: 1.0}, ValueError), ({0: "a", 1: 1.0}, TypeError),
-])
-def test_estimator_class_weight_values_are_checked(rng, class_weight, exc):
-    X = rng.random((12, 16)).astype(np.float32)
-    with pytest.raises(exc, match="`class_weight values`"):
-        pyconv.CNNClassifier(max_iter=1, class_weight=class_weight).fit(X, np.arange(12) % 2)
 
 
 _HUGE_LABEL = """
@@ -146,14 +91,6 @@ _HUGE_LABEL = """
 def test_class_weight_with_huge_labels_allocates_nothing_per_label_value():
     result = run_python(_HUGE_LABEL, env={"OMP_NUM_THREADS": 1}, timeout=300)
     assert result.returncode == 0 and "FITTED" in result.stdout, result.stderr[-2000:]
-
-
-# ---------------------------------------------------------- 8: zero samples
-def test_evaluate_on_zero_samples_raises(xy):
-    x, y = xy
-    model = dense_model()
-    with pytest.raises(ValueError, match="`x` must be at least one sample"):
-        model.evaluate(x[:0], y[:0], verbose=0)
 
 
 # ------------------------------------------------------------ 9: 16-bit PNG
