@@ -250,6 +250,12 @@ ROWS = [
     ("conv-x-datetime", lambda c: F.conv2d(X.astype("datetime64[s]"), W), TypeError, arg("x")),
     ("conv-x-bytes", lambda c: F.conv2d(b"abc", W), TypeError, arg("x")),
     ("conv-weight-str", lambda c: F.conv2d(X, "sobel"), TypeError, arg("weight")),
+    # a first mistake: an image without its batch axis, or channels-last (the
+    # message says what NCHW means; were in test_first_mistakes.py)
+    ("conv-x-3d-names-the-layout", lambda c: F.conv2d(np.zeros((2, 8, 8)), W), ValueError,
+     arg("weight") + ".*NCHW: batch, channels, height, width"),
+    ("conv-x-channels-last-names-the-layout", lambda c: F.conv2d(np.zeros((2, 8, 8, 3)), W),
+     ValueError, arg("weight") + ".*NCHW"),
     ("conv-weight-2d", lambda c: F.conv2d(X, np.ones((3, 3))), ValueError, arg("weight")),
     ("conv-weight-none", lambda c: F.conv2d(X, None), TypeError, arg("weight")),
     ("conv-bias-str", lambda c: F.conv2d(X, W, bias="zero"), TypeError, arg("bias")),
@@ -857,6 +863,8 @@ ESTIMATOR_ROWS = [
     ("CNNClassifier-builder-output-too-wide", lambda c: pyconv.CNNClassifier(
         layers=_graph_builder(1, "softmax"), max_iter=1).fit(_BUILDER_X, _BUILDER_Y),
      ValueError, arg("layers")),
+    ("CNNClassifier-data-format-NHWC", lambda c: _estimator(data_format="NHWC").fit(
+        _EST_X, _EST_Y), ValueError, arg("data_format")),
     ("CNNRegressor-learning-rate-negative", lambda c: _estimator("regressor",
                                                                  learning_rate=-1.0).fit(
         _EST_X, _EST_Y.astype(float)), ValueError, arg("learning_rate")),
@@ -1051,6 +1059,15 @@ def _overflowing_targets():
     y = np.ones((16, 1))
     y[0] = 5e40
     return y
+
+
+def _set_image_data_format(value):
+    """`config.set_image_data_format`, the previous format put back whatever happens."""
+    previous = pyconv.config.image_data_format()
+    try:
+        pyconv.config.set_image_data_format(value)
+    finally:
+        pyconv.config.set_image_data_format(previous)
 
 
 def _plotting():
@@ -1542,6 +1559,21 @@ MODULE_ROWS = [
         np.zeros((16, 4)), _overflowing_targets(), verbose=0),
      ValueError, "`y` must be values within float32's range"),
     *_class_weight_rows(),
+    # ---------------- data_format (were in test_data_format.py)
+    ("set_image_data_format-NHWC", lambda c: _set_image_data_format("NHWC"),
+     ValueError, arg("data_format")),
+    ("Conv2D-data-format-int", lambda c: L.Conv2D(2, 3, data_format=1),
+     TypeError, arg("data_format")),
+    ("MaxPool2D-data-format-unknown", lambda c: L.MaxPool2D(data_format="channels_middle"),
+     ValueError, arg("data_format")),
+    ("Sequential-data-format-changes-between-layers", lambda c: Sequential([
+        L.Input((8, 8, 3)), L.Conv2D(2, 3, data_format="channels_last"),
+        L.Conv2D(2, 3, data_format="channels_first")]),
+     ValueError, r"`layer '[^']+'` must be the data format of the layers before it.*data_format"),
+    ("export_onnx-channels-last", lambda c: pyconv.export_onnx(Sequential([
+        L.Conv2D(2, 3, data_format="channels_last", input_shape=(6, 6, 1))]),
+        c.tmp / "nhwc.onnx"),
+     ValueError, arg("model") + ".*channels_last"),
     # ---------------- plotting, needs matplotlib (were in test_plotting.py)
     ("plot_history-list", lambda c: _plotting().plot_history([1, 2, 3]),
      TypeError, "`history` must be a History"),

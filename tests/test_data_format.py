@@ -258,7 +258,7 @@ def test_channels_last_model_transposes_once_at_each_boundary(rng, monkeypatch):
     assert calls == {"to_nchw": 2, "to_nhwc": 1}       # in, out, and the loss gradient in
 
 
-def test_global_default_and_bad_values(global_channels_last, rng):
+def test_global_default(global_channels_last, rng):
     conv = layers.Conv2D(2, 3)
     assert conv.data_format == CL and pyconv.config.image_data_format() == CL
     assert layers.BatchNormalization().axis == -1 and layers.GroupNormalization(2).axis == -1
@@ -268,19 +268,8 @@ def test_global_default_and_bad_values(global_channels_last, rng):
         model = pyconv.Sequential([layers.Conv2D(2, 3, input_shape=(28, 28, 1)),
                                    layers.Flatten(), layers.Dense(2)])
     assert model.predict(rng.standard_normal((3, 28, 28, 1)), verbose=0).shape == (3, 2)
-    with pytest.raises(ValueError, match="data_format"):
-        pyconv.config.set_image_data_format("NHWC")
-    with pytest.raises(TypeError, match="data_format"):
-        layers.Conv2D(2, 3, data_format=1)
-    with pytest.raises(ValueError, match="data_format"):
-        layers.MaxPool2D(data_format="channels_middle")
-
-
-def test_sequential_refuses_a_transpose_between_layers():
-    with pytest.raises(ValueError, match="data_format"):
-        pyconv.Sequential([layers.Input((8, 8, 3)),
-                           layers.Conv2D(2, 3, data_format=CL),
-                           layers.Conv2D(2, 3, data_format="channels_first")])
+    # (bad data_format values, a Sequential changing format, an ONNX export of a
+    # channels_last model: rows of tests/test_bad_input_table.py)
 
 
 def test_data_format_survives_save_and_load(rng, tmp_path):
@@ -304,13 +293,6 @@ def test_data_format_survives_save_and_load(rng, tmp_path):
     np.testing.assert_array_equal(again.predict(x, verbose=0), seq.predict(x, verbose=0))
 
 
-def test_onnx_export_refuses_channels_last_models(tmp_path):
-    pytest.importorskip("onnx")
-    model = pyconv.Sequential([layers.Conv2D(2, 3, data_format=CL, input_shape=(6, 6, 1))])
-    with pytest.raises(ValueError, match="channels_last"):
-        pyconv.export_onnx(model, os.path.join(tmp_path, "m.onnx"))
-
-
 def test_estimator_takes_channels_last_arrays(rng):
     from pyconv import CNNClassifier
 
@@ -327,8 +309,6 @@ def test_estimator_takes_channels_last_arrays(rng):
         nhwc.reshape(40, -1), y)
     np.testing.assert_array_equal(flat.predict_proba(nhwc.reshape(40, -1)),
                                   cf.predict_proba(nchw))
-    with pytest.raises(ValueError, match="data_format"):
-        CNNClassifier(data_format="NHWC").fit(nchw, y)
 
 
 @pytest.mark.parametrize("make", [

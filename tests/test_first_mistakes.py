@@ -70,13 +70,8 @@ def test_estimator_on_nhwc_digits_warns():
         pyconv.CNNClassifier(max_iter=1, random_state=0).fit(X, digits.target[:60])
 
 
-def test_image_shape_errors_name_the_convention(rng):
-    from pyconv import functional as F
-
-    with pytest.raises(ValueError, match="NCHW|batch, channels, height, width"):
-        F.conv2d(rng.random((2, 8, 8)), rng.random((4, 3, 3, 3)))
-    with pytest.raises(ValueError, match="NCHW"):
-        F.conv2d(rng.random((2, 8, 8, 3)), rng.random((4, 3, 3, 3)))
+# (conv2d's shape errors naming the NCHW convention: the "names-the-layout" rows
+# of tests/test_bad_input_table.py)
 
 
 def _generator():

@@ -194,8 +194,7 @@ def test_max_params_is_a_documented_limit_that_can_be_raised(saved):
     assert saving.MAX_PARAMS == 2**28
     refused(saved, f"{n_params} parameters.*max_params", max_params=n_params - 1)
     assert load_model(saved, max_params=n_params).count_params() == n_params
-    with pytest.raises(TypeError, match="`max_params`"):
-        load_model(saved, max_params="many")
+    # (max_params="many": the load_model-max-params-str row of test_bad_input_table.py)
 
 
 # ------------------------------------------------ 4: zipfile's own exceptions
@@ -232,8 +231,7 @@ def test_zip_features_pyconv_never_writes_are_a_value_error(saved, entry, field,
 def test_bytes_and_pathlike_paths(saved):
     for path in (os.fsencode(saved), saved, str(saved)):
         assert load_model(path).count_params() == small_model().count_params()
-    with pytest.raises(TypeError, match="`filepath`"):
-        load_model(3.5)
+    # (a float path: the load_model-float-path row of test_bad_input_table.py)
     with pytest.raises(FileNotFoundError):
         load_model(os.fsencode(saved) + b".missing")
 
