@@ -8,6 +8,8 @@ import os
 import numpy as np
 import pytest
 
+from pyconv import layers as _layers
+
 
 def keras_module():
     os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -26,3 +28,19 @@ def keras_output(layer, x, weights=None, training=False):
     if weights is not None:
         layer.set_weights([np.asarray(w) for w in weights])
     return keras.ops.convert_to_numpy(layer(x, training=training))
+
+
+def to_keras_layout(layer):
+    """``layer.get_weights()`` in Keras's layout (kernels HWIO, depthwise HW C M)."""
+    weights = layer.get_weights()
+    if isinstance(layer, _layers.Conv2DTranspose):
+        weights[0] = weights[0].transpose(2, 3, 1, 0)
+    elif isinstance(layer, (_layers.DepthwiseConv2D, _layers.SeparableConv2D)):
+        c_in = layer.input_shape[0]
+        kh, kw = weights[0].shape[2:]
+        weights[0] = weights[0].reshape(c_in, -1, kh, kw).transpose(2, 3, 0, 1)
+        if isinstance(layer, _layers.SeparableConv2D):
+            weights[1] = weights[1].transpose(2, 3, 1, 0)
+    elif isinstance(layer, _layers.Conv2D):
+        weights[0] = weights[0].transpose(2, 3, 1, 0)
+    return weights

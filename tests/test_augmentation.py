@@ -6,7 +6,7 @@ import pytest
 import pyconv
 from pyconv import layers
 from _keras_parity import keras_module, keras_output
-from test_layers import check_layer
+from _support import check_layer
 
 RANDOM_LAYERS = [
     lambda: layers.RandomFlip(seed=1),

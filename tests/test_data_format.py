@@ -11,8 +11,7 @@ import pytest
 
 import pyconv
 from pyconv import _layout, layers
-from _keras_parity import keras_module
-from test_layers_more import _to_keras_layout
+from _keras_parity import keras_module, to_keras_layout
 
 CL = "channels_last"
 
@@ -79,7 +78,7 @@ def test_channels_last_layer_matches_keras(name, rng):
     if ours.weights:
         ours.set_weights([w + rng.uniform(0.1, 0.5, w.shape) for w in ours.weights])
         actual = ours(x)
-    expected = _keras_cl_output(theirs, x, _to_keras_layout(ours))
+    expected = _keras_cl_output(theirs, x, to_keras_layout(ours))
     assert actual.shape == expected.shape
     assert ours.compute_output_shape(x.shape[1:]) == expected.shape[1:]
     assert ours.compute_output_shape((None,) + x.shape[1:]) == \
@@ -115,7 +114,7 @@ def test_channels_last_model_matches_keras(rng):
     for layer in ours.layers:
         if isinstance(layer, layers.BatchNormalization):   # moving statistics of some batches
             layer.set_weights([w + rng.uniform(0.1, 0.5, w.shape) for w in layer.weights])
-    weights = [w for layer in ours.layers for w in _to_keras_layout(layer)]
+    weights = [w for layer in ours.layers for w in to_keras_layout(layer)]
     theirs.set_weights(weights)           # Dense after Flatten: same kernel (HWC order)
     x = rng.standard_normal((5, 9, 9, 3))
     expected = keras.ops.convert_to_numpy(theirs(x, training=False))
@@ -161,7 +160,7 @@ def test_channels_last_sequential_matches_keras(rng):
 
     ours = pyconv.Sequential([pyconv.Input((8, 7, 2))] + stack(layers), seed=0)
     theirs = keras.Sequential([keras.Input((8, 7, 2))] + stack(keras.layers))
-    theirs.set_weights([w for layer in ours.layers for w in _to_keras_layout(layer)])
+    theirs.set_weights([w for layer in ours.layers for w in to_keras_layout(layer)])
     x = rng.standard_normal((4, 8, 7, 2))
     expected = keras.ops.convert_to_numpy(theirs(x))   # (its Input runs float32)
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)

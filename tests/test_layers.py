@@ -1,15 +1,15 @@
 """Tests of pyconv.layers, pyconv.activations, pyconv.initializers and pyconv.regularizers.
 
-Every layer passes one contract, `check_layer`: its computed output shape is
+Every layer passes one contract, `check_layer` (in _support.py): its computed output shape is
 the real one, its config round-trips (same config, same output given the
 same weights, JSON-ready), and its backward matches central finite
 differences in float64 for the input and every trainable weight.
 """
-import json
 import pickle
 
 import numpy as np
 import pytest
+from _support import check_layer
 
 from pyconv import activations, initializers, regularizers
 from pyconv import layers as L
@@ -19,84 +19,6 @@ from pyconv.layers.convolutional import keras_same_padding
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240611)
-
-
-# --------------------------------------------------------------------------
-# The shared contract
-# --------------------------------------------------------------------------
-def _n_checked(size, rng, limit=24):
-    """Flat indices to check: all of them when few, else a random sample."""
-    if size <= limit:
-        return np.arange(size)
-    return rng.choice(size, size=limit, replace=False)
-
-
-def _objective(layer, x, projection, training):
-    return float(np.sum(layer.forward(x, training=training) * projection)
-                 + layer.regularization_loss())
-
-
-def check_layer(layer, input_shape, rng, training=False, batch=3, eps=1e-6, rtol=1e-5,
-                atol=1e-7):
-    """The contract every layer satisfies (``layer`` must use dtype float64)."""
-    assert layer.dtype == np.float64
-    layer.build(input_shape, rng=np.random.default_rng(1))
-    assert layer.built and layer.input_shape == tuple(input_shape)
-    x = rng.standard_normal((batch,) + tuple(input_shape))
-
-    # 1. shapes
-    y = layer.forward(x.copy(), training=training)
-    expected = layer.compute_output_shape(tuple(input_shape))
-    assert y.shape == (batch,) + expected
-    assert layer.output_shape == expected
-    assert y.dtype == np.float64
-
-    # 2. count_params from shapes equals the allocated weights
-    assert layer.count_params() == sum(w.size for w in layer.weights)
-    assert layer.count_params(input_shape) == layer.count_params()
-    trainable, non_trainable = layer.param_counts()
-    assert trainable == sum(w.size for w in layer.trainable_weights)
-    assert non_trainable == sum(w.size for w in layer.non_trainable_weights)
-    assert layer.flops(input_shape) >= 0
-
-    # 3. config round trip
-    config = layer.get_config()
-    json.dumps(config)
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
-    clone.build(input_shape)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(clone.forward(x.copy(), training=training),
-                               layer.forward(x.copy(), training=training), rtol=1e-12, atol=0)
-
-    # 4. finite differences of backward on a random projection of the output
-    projection = rng.standard_normal(y.shape)
-    layer.forward(x, training=training)
-    grad_x = layer.backward(projection.copy())
-    grads = [g.copy() for g in layer.grads]
-    assert grad_x.shape == x.shape
-    assert len(grads) == len(layer.trainable_weights)
-    for w, g in zip(layer.trainable_weights, grads):
-        assert g.shape == w.shape
-    targets = [("x", x, grad_x)] + [
-        (f"weight {i}", w, g) for i, (w, g) in enumerate(zip(layer.trainable_weights, grads))]
-    for label, array, analytic in targets:
-        flat, flat_grad = array.reshape(-1), analytic.reshape(-1)
-        for index in _n_checked(flat.size, rng):
-            saved = flat[index]
-            flat[index] = saved + eps
-            plus = _objective(layer, x, projection, training)
-            flat[index] = saved - eps
-            minus = _objective(layer, x, projection, training)
-            flat[index] = saved
-            numeric = (plus - minus) / (2 * eps)
-            np.testing.assert_allclose(flat_grad[index], numeric, rtol=rtol, atol=atol,
-                                       err_msg=f"{type(layer).__name__} d/d{label}[{index}]")
-    # the input is never modified in place
-    x_before = x.copy()
-    layer.forward(x, training=training)
-    layer.backward(projection)
-    np.testing.assert_array_equal(x, x_before)
 
 
 F64 = {"dtype": "float64"}

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from pyconv import layers
-from _keras_parity import keras_module, keras_output
-from test_layers import check_layer
+from _keras_parity import keras_module, keras_output, to_keras_layout
+from _support import check_layer
 
 CONTRACT = [
     (lambda: layers.Conv2DTranspose(3, 3, dtype="float64"), (2, 4, 5)),
@@ -100,22 +100,7 @@ def _keras_case(keras, rng, name):
     ours.build(x.shape[1:], rng=np.random.default_rng(0))
     if ours.weights:
         ours.set_weights([w + rng.uniform(0.1, 0.5, w.shape) for w in ours.weights])
-    return ours, theirs, x, _to_keras_layout(ours)
-
-
-def _to_keras_layout(layer):
-    weights = layer.get_weights()
-    if isinstance(layer, layers.Conv2DTranspose):
-        weights[0] = weights[0].transpose(2, 3, 1, 0)
-    elif isinstance(layer, (layers.DepthwiseConv2D, layers.SeparableConv2D)):
-        c_in = layer.input_shape[0]
-        kh, kw = weights[0].shape[2:]
-        weights[0] = weights[0].reshape(c_in, -1, kh, kw).transpose(2, 3, 0, 1)
-        if isinstance(layer, layers.SeparableConv2D):
-            weights[1] = weights[1].transpose(2, 3, 1, 0)
-    elif isinstance(layer, layers.Conv2D):
-        weights[0] = weights[0].transpose(2, 3, 1, 0)
-    return weights
+    return ours, theirs, x, to_keras_layout(ours)
 
 
 KERAS_CASES = ["conv_transpose_valid", "conv_transpose_same", "conv_transpose_output_padding",
