@@ -829,15 +829,35 @@ ESTIMATOR_ROWS = [
     ("CNNClassifier-input-shape-zero", lambda c: _estimator(input_shape=(0, 4, 4)).fit(
         _EST_X, _EST_Y), ValueError, arg("input_shape")),
     ("CNNClassifier-input-shape-mismatch", lambda c: _estimator(input_shape=(1, 3, 3)).fit(
-        _EST_X, _EST_Y), ValueError, arg("input_shape")),
+        _EST_X, _EST_Y), ValueError, r"`input_shape` must be .*C\*H\*W equal"),
+    ("CNNClassifier-input-shape-2d", lambda c: _estimator(input_shape=(3, 4)).fit(
+        _EST_X, _EST_Y), ValueError, "`input_shape` must be None or a tuple of 3"),
+    ("CNNClassifier-input-shape-not-the-samples", lambda c: _estimator(input_shape=(1, 3, 4)).fit(
+        _EST_X[:, :12].reshape(12, 3, 2, 2), _EST_Y), ValueError,
+     "`input_shape` must be the shape of the samples"),
+    ("CNNClassifier-X-nan", lambda c: _estimator().fit(
+        np.where(np.arange(16) == 5, np.nan, _EST_X), _EST_Y), ValueError, "Input X contains NaN"),
+    ("CNNClassifier-y-one-class", lambda c: _estimator().fit(_EST_X, np.zeros(12)), ValueError,
+     "at least 2 classes"),
+    ("CNNClassifier-y-continuous", lambda c: _estimator().fit(_EST_X, np.linspace(0, 1, 12)),
+     ValueError, "Unknown label type"),
+    ("CNNClassifier-sample-weight-short", lambda c: _estimator().fit(
+        _EST_X, _EST_Y, sample_weight=np.ones(11)), ValueError,
+     "`sample_weight` must be a 1-D array of 12"),
+    ("CNNClassifier-sample-weight-zero", lambda c: _estimator().fit(
+        _EST_X, _EST_Y, sample_weight=np.zeros(12)), ValueError,
+     arg("sample_weight") + ".*non-zero weight"),
     ("CNNClassifier-X-5d", lambda c: _estimator().fit(np.zeros((12, 1, 1, 4, 4)), _EST_Y),
      ValueError, arg("X")),
     ("CNNClassifier-y-short", lambda c: _estimator().fit(_EST_X, _EST_Y[:5]), ValueError,
      "inconsistent numbers of samples|`y`"),
     ("CNNClassifier-sample-weight-negative", lambda c: _estimator().fit(
-        _EST_X, _EST_Y, sample_weight=-np.ones(12)), ValueError, arg("sample_weight")),
+        _EST_X, _EST_Y, sample_weight=-np.ones(12)), ValueError,
+     "`sample_weight` must be finite and non-negative"),
     ("CNNClassifier-predict-unfitted", lambda c: _estimator().predict(_EST_X),
      pytest.importorskip("sklearn.exceptions").NotFittedError, "CNNClassifier"),
+    ("CNNRegressor-predict-unfitted", lambda c: _estimator("regressor").predict(_EST_X),
+     pytest.importorskip("sklearn.exceptions").NotFittedError, "CNNRegressor"),
     ("CNNClassifier-predict-wrong-width", lambda c: _fitted_classifier().predict(
         np.zeros((3, 9))), ValueError, "X|features"),
     ("CNNClassifier-n-threads-10-to-6", lambda c: _estimator(n_threads=10**6).fit(

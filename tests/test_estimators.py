@@ -7,7 +7,6 @@ import pytest
 from joblib import Parallel, delayed, parallel_backend
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -78,17 +77,6 @@ def test_3d_and_4d_input_and_their_flat_form_agree(rng):
         clf3.predict(X3.reshape(20, 5, 3))
 
 
-def test_input_shape_errors(rng):
-    X = rng.normal(size=(10, 12))
-    y = np.arange(10) % 2
-    with pytest.raises(ValueError, match="`input_shape` must be .*C\\*H\\*W equal"):
-        CNNClassifier(input_shape=(1, 3, 3), **FAST).fit(X, y)
-    with pytest.raises(ValueError, match="`input_shape` must be None or a tuple of 3"):
-        CNNClassifier(input_shape=(3, 4), **FAST).fit(X, y)
-    with pytest.raises(ValueError, match="`input_shape` must be the shape of the samples"):
-        CNNClassifier(input_shape=(1, 3, 4), **FAST).fit(X.reshape(10, 3, 2, 2), y)
-
-
 def test_default_architecture_adapts(rng):
     X = rng.normal(size=(10, 64)).astype(np.float32)
     y = np.arange(10) % 2
@@ -118,19 +106,9 @@ def test_compute_dtype_follows_X(rng):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
 
 
-def test_nan_and_not_fitted(rng):
-    X = rng.normal(size=(10, 4))
-    y = np.arange(10) % 2
-    with pytest.raises(NotFittedError):
-        CNNClassifier().predict(X)
-    with pytest.raises(NotFittedError):
-        CNNRegressor().predict(X)
-    X[3, 1] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN"):
-        CNNClassifier(**FAST).fit(X, y)
-
-
-# (bad parameters: the CNNClassifier rows of tests/test_bad_input_table.py)
+# (bad parameters, input shapes, NaN, unfitted predict, one class, continuous
+# labels, bad sample weights: the CNNClassifier/CNNRegressor rows of
+# tests/test_bad_input_table.py)
 
 
 # ------------------------------------------------------------------------ labels
@@ -154,14 +132,6 @@ def test_bool_and_binary_labels(rng):
     assert clf.classes_.tolist() == [False, True]
     assert clf.predict_proba(X).shape == (len(X), 2)
     assert clf.score(X, y) > 0.9
-
-
-def test_one_class_and_unknown_label_errors(rng):
-    X = rng.normal(size=(10, 4))
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        CNNClassifier(**FAST).fit(X, np.zeros(10))
-    with pytest.raises(ValueError, match="Unknown label type"):
-        CNNClassifier(**FAST).fit(X, rng.normal(size=10))
 
 
 # ----------------------------------------------------------------- weights
@@ -188,16 +158,6 @@ def test_scaling_all_weights_changes_nothing_and_class_weight_is_sample_weight(r
     np.testing.assert_array_equal(by_class.predict_proba(X), by_sample.predict_proba(X))
     balanced = CNNClassifier(class_weight="balanced", **params).fit(X[:-5], y[:-5])
     assert balanced.predict_proba(X).shape == (40, 3)
-
-
-def test_sample_weight_errors(rng):
-    X, y = _blobs(rng, n=20)
-    with pytest.raises(ValueError, match="`sample_weight` must be a 1-D array of 20"):
-        CNNClassifier(**FAST).fit(X, y, sample_weight=np.ones(19))
-    with pytest.raises(ValueError, match="finite and non-negative"):
-        CNNClassifier(**FAST).fit(X, y, sample_weight=-np.ones(20))
-    with pytest.raises(ValueError, match="non-zero weight"):
-        CNNClassifier(**FAST).fit(X, y, sample_weight=np.zeros(20))
 
 
 # ----------------------------------------------------- reproducibility, copies
