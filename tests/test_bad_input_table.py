@@ -576,6 +576,8 @@ ROWS = [
      "Cannot load.*compression method 99"),
     ("load_model-future-zip-version", lambda c: load_model(c.future_zip_version), ValueError,
      "Cannot load.*version 25.5"),
+    ("save-unbuilt", lambda c: Sequential([L.Dense(2)]).save(c.tmp / "unbuilt.pyconv"),
+     ValueError, "not yet been built"),
     ("save-duplicate-layer-names", lambda c: _renamed_duplicate().save(c.tmp / "dup.pyconv"),
      ValueError, "unique.*'dense_a'"),
     # issue 18: numbers and thread counts
@@ -885,6 +887,11 @@ ESTIMATOR_ROWS = [
      ValueError, arg("layers")),
     ("CNNClassifier-data-format-NHWC", lambda c: _estimator(data_format="NHWC").fit(
         _EST_X, _EST_Y), ValueError, arg("data_format")),
+    ("CNNClassifier-template-ends-in-softmax", lambda c: _estimator(
+        layers=[L.Flatten(), L.Dense(2, activation="softmax")]).fit(_EST_X, _EST_Y),
+     ValueError, arg("layers") + ".*hidden layers only"),
+    ("CNNRegressor-callbacks-function", lambda c: _estimator("regressor", callbacks=print).fit(
+        _EST_X, _EST_Y.astype(float)), TypeError, "`callbacks` must be None or a list"),
     ("CNNRegressor-learning-rate-negative", lambda c: _estimator("regressor",
                                                                  learning_rate=-1.0).fit(
         _EST_X, _EST_Y.astype(float)), ValueError, arg("learning_rate")),

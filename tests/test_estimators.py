@@ -220,9 +220,7 @@ def test_layers_template_is_not_mutated(rng):
 def test_template_rules(rng):
     X = rng.normal(size=(20, 36)).astype(np.float32)
     y = np.arange(20) % 2
-    with pytest.raises(ValueError, match="hidden layers only"):
-        CNNClassifier(layers=[layers.Flatten(), layers.Dense(2, activation="softmax")],
-                      **FAST).fit(X, y)
+    # (a template ending in a softmax: the CNNClassifier-template-ends-in-softmax row)
     # a template without Flatten gets one before the output layer, and the
     # first layer's input_shape tells how to read 2-D X
     clf = CNNClassifier(layers=[layers.Conv2D(3, 3, input_shape=(1, 6, 6))], **FAST).fit(X, y)
@@ -430,8 +428,6 @@ def test_a_callback_can_stop_the_estimator(rng):
                        callbacks=[LambdaCallback(on_epoch_end=stop)])
     reg.fit(X, y)
     assert reg.n_iter_ == 2
-    with pytest.raises(TypeError, match="`callbacks` must be None or a list"):
-        CNNRegressor(callbacks=print).fit(X, y)
 
 
 def test_augmentation_layers_in_the_template(rng):

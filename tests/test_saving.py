@@ -154,11 +154,6 @@ def test_custom_layer_needs_custom_objects(tmp_path, data):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_unbuilt_model_cannot_be_saved(tmp_path):
-    with pytest.raises(ValueError, match="not yet been built"):
-        Sequential([Dense(2)]).save(tmp_path / "x")
-
-
 def test_version_mismatch_warns(saved, data):
     model, path = saved
     edit_config(path, lambda c: c.update(pyconv_version="0.0.1"))
