@@ -106,27 +106,32 @@ def _outcome(call):
 @given(h=st.integers(1, 9), w=st.integers(1, 9), kernel=_int_or_pair(1, 4),
        stride=_int_or_pair(1, 3), dilation=_int_or_pair(1, 3),
        padding=st.one_of(_int_or_pair(0, 6), st.sampled_from(["same", "valid"])),
-       mode=st.sampled_from(PADDING_MODES))
+       mode=st.sampled_from(PADDING_MODES), channels=st.integers(1, 4), groups=st.integers(1, 2))
 def test_property_conv2d_faces_accept_the_same_arguments(h, w, kernel, stride, dilation,
-                                                         padding, mode):
+                                                         padding, mode, channels, groups):
     """`functional.conv2d` raises iff `Conv2D.compute_output_shape` raises
-    iff calling the layer raises, with equal output shapes otherwise.
+    iff calling the layer raises, with equal output shapes otherwise (groups
+    and channel counts included).
 
     ``"same"`` only with stride 1: with a larger stride the layer follows
     Keras (output ``ceil(size / stride)``) and the functional face, like
     PyTorch, refuses it by design."""
     assume(not (padding == "same" and _pair(stride) != (1, 1)))
     kh, kw = _pair(kernel)
-    x = np.zeros((1, 2, h, w), dtype=np.float32)
-    weight = np.zeros((3, 2, kh, kw), dtype=np.float32)
+    filters = 2 * groups
+    x = np.zeros((1, channels, h, w), dtype=np.float32)
+    # the weight the layer would build (when the channels do not split into
+    # the groups there is none: any weight is then refused)
+    weight = np.zeros((filters, max(channels // groups, 1), kh, kw), dtype=np.float32)
 
     def layer():
-        return L.Conv2D(3, kernel, strides=stride, padding=padding, dilation_rate=dilation,
-                        padding_mode=mode)
+        return L.Conv2D(filters, kernel, strides=stride, padding=padding,
+                        dilation_rate=dilation, groups=groups, padding_mode=mode)
 
     functional = _outcome(lambda: F.conv2d(x, weight, stride=stride, padding=padding,
-                                           dilation=dilation, padding_mode=mode).shape[1:])
-    computed = _outcome(lambda: layer().compute_output_shape((2, h, w)))
+                                           dilation=dilation, groups=groups,
+                                           padding_mode=mode).shape[1:])
+    computed = _outcome(lambda: layer().compute_output_shape((channels, h, w)))
     called = _outcome(lambda: layer()(x).shape[1:])
     assert functional == computed == called, (functional, computed, called)
 
