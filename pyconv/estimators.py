@@ -224,7 +224,7 @@ def _drop_zero_weights(X, y, w):
     """Remove the samples of zero weight (zero weight is removal)."""
     keep = w > 0
     if not np.any(keep):
-        fail(ValueError, "sample_weight", "with at least one non-zero weight (samples of zero "
+        fail(ValueError, "sample_weight", "non-zero for at least one sample (samples of zero "
              "weight, class weights included, are removed)", "all weights zero")
     if np.all(keep):
         return X, y, w
@@ -791,8 +791,8 @@ class CNNClassifier(ClassifierMixin, _BaseCNN):
             return
         n_classes = len(np.unique(y_enc))
         if n_classes < 2:
-            raise ValueError("CNNClassifier needs samples of at least 2 classes (with non-zero "
-                             f"weight) to fit; got {n_classes} class.")
+            fail(ValueError, "y", "labels of at least 2 classes (among the samples of "
+                 "non-zero weight) for CNNClassifier to fit", f"{n_classes} class")
 
     def _score_encoded(self, X, y_enc, w):
         proba = self._forward(X)

@@ -840,7 +840,7 @@ ESTIMATOR_ROWS = [
     ("CNNClassifier-X-nan", lambda c: _estimator().fit(
         np.where(np.arange(16) == 5, np.nan, _EST_X), _EST_Y), ValueError, "Input X contains NaN"),
     ("CNNClassifier-y-one-class", lambda c: _estimator().fit(_EST_X, np.zeros(12)), ValueError,
-     "at least 2 classes"),
+     arg("y") + " must be labels of at least 2 classes"),
     ("CNNClassifier-y-continuous", lambda c: _estimator().fit(_EST_X, np.linspace(0, 1, 12)),
      ValueError, "Unknown label type"),
     ("CNNClassifier-sample-weight-short", lambda c: _estimator().fit(
@@ -848,7 +848,7 @@ ESTIMATOR_ROWS = [
      "`sample_weight` must be a 1-D array of 12"),
     ("CNNClassifier-sample-weight-zero", lambda c: _estimator().fit(
         _EST_X, _EST_Y, sample_weight=np.zeros(12)), ValueError,
-     arg("sample_weight") + ".*non-zero weight"),
+     arg("sample_weight") + " must be non-zero for at least one sample"),
     ("CNNClassifier-X-5d", lambda c: _estimator().fit(np.zeros((12, 1, 1, 4, 4)), _EST_Y),
      ValueError, arg("X")),
     ("CNNClassifier-y-short", lambda c: _estimator().fit(_EST_X, _EST_Y[:5]), ValueError,
